@@ -1,0 +1,208 @@
+//! `portcullis parse [FILE...]`: read log files (or stdin), print one line per firewall
+//! record (JSON by default), warn about malformed records, optionally print counts.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use portcullis::parse::{ParseOptions, Parser, json, text};
+use portcullis::source::lines::LineReader;
+
+/// How many malformed-line warnings are printed before they are only counted.
+const MAX_WARNINGS: u64 = 20;
+
+/// Flush the output buffer when it grows past this.
+const FLUSH_AT: usize = 256 * 1024;
+
+/// Arguments of `portcullis parse`.
+#[derive(clap::Args, Debug)]
+pub struct ParseArgs {
+    /// Log files to read; standard input when none is given or for `-`.
+    pub files: Vec<PathBuf>,
+    /// Output per firewall record.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Print `lines=N events=N skipped=N malformed=N` to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Output format of `portcullis parse`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Json,
+    /// A compact human-readable line.
+    Text,
+    /// Nothing (use with `--stats`).
+    None,
+}
+
+#[derive(Default)]
+struct Counts {
+    lines: u64,
+    events: u64,
+    skipped: u64,
+    malformed: u64,
+}
+
+/// Why a run stopped early.
+enum Stop {
+    /// stdout was closed (e.g. piped into `head`): not an error.
+    BrokenPipe,
+    /// Writing the output failed.
+    Output(io::Error),
+}
+
+/// Runs the subcommand.
+pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+    let opts = ParseOptions {
+        reference_unix_secs: now_secs(),
+        utc_offset_secs: 0,
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
+    let mut counts = Counts::default();
+    let mut failed = false;
+    let stdin_only = [PathBuf::from("-")];
+    let files: &[PathBuf] = if args.files.is_empty() {
+        &stdin_only
+    } else {
+        &args.files
+    };
+
+    let mut stop = None;
+    for path in files {
+        let result = if path.as_os_str() == "-" {
+            one_input(
+                io::stdin().lock(),
+                Path::new("<stdin>"),
+                args.format,
+                opts,
+                &mut counts,
+                &mut buf,
+                &mut out,
+            )
+        } else {
+            match File::open(path) {
+                Ok(f) => one_input(f, path, args.format, opts, &mut counts, &mut buf, &mut out),
+                Err(e) => {
+                    eprintln!("portcullis parse: cannot open {}: {e}", path.display());
+                    failed = true;
+                    continue;
+                }
+            }
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(stopped)) => {
+                stop = Some(stopped);
+                break;
+            }
+            Err(e) => {
+                eprintln!("portcullis parse: cannot read {}: {e}", path.display());
+                failed = true;
+            }
+        }
+    }
+    if stop.is_none() {
+        stop = flush(&mut out, &mut buf).err();
+        if stop.is_none() {
+            stop = out.flush().map_err(classify).err();
+        }
+    }
+    if let Some(Stop::Output(e)) = &stop {
+        eprintln!("portcullis parse: cannot write output: {e}");
+        failed = true;
+    }
+    if counts.malformed > MAX_WARNINGS {
+        eprintln!(
+            "warning: {} more malformed lines not shown",
+            counts.malformed - MAX_WARNINGS
+        );
+    }
+    if args.stats {
+        eprintln!(
+            "lines={} events={} skipped={} malformed={}",
+            counts.lines, counts.events, counts.skipped, counts.malformed
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Parses one input. The outer error is a read error (this input is abandoned), the inner
+/// one a reason to stop everything.
+#[allow(clippy::too_many_arguments)]
+fn one_input(
+    input: impl Read,
+    name: &Path,
+    format: Format,
+    opts: ParseOptions,
+    counts: &mut Counts,
+    buf: &mut Vec<u8>,
+    out: &mut impl Write,
+) -> io::Result<Result<(), Stop>> {
+    let mut reader = LineReader::new(input);
+    let mut parser = Parser::new(opts);
+    let mut line_no = 0u64;
+    while let Some(line) = reader.next_line()? {
+        line_no += 1;
+        counts.lines += 1;
+        match parser.parse(line) {
+            Ok(Some(ev)) => {
+                counts.events += 1;
+                match format {
+                    Format::Json => {
+                        json::write_json(&ev, buf);
+                        buf.push(b'\n');
+                    }
+                    Format::Text => {
+                        text::write_text(&ev, buf);
+                        buf.push(b'\n');
+                    }
+                    Format::None => {}
+                }
+                if buf.len() >= FLUSH_AT
+                    && let Err(stop) = flush(out, buf)
+                {
+                    return Ok(Err(stop));
+                }
+            }
+            Ok(None) => counts.skipped += 1,
+            Err(e) => {
+                counts.malformed += 1;
+                if counts.malformed <= MAX_WARNINGS {
+                    eprintln!("warning: {}:{line_no}: {e}", name.display());
+                }
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn classify(e: io::Error) -> Stop {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Stop::BrokenPipe
+    } else {
+        Stop::Output(e)
+    }
+}
+
+fn flush(out: &mut impl Write, buf: &mut Vec<u8>) -> Result<(), Stop> {
+    let r = out.write_all(buf).map_err(classify);
+    buf.clear();
+    r
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

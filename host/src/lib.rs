@@ -1,0 +1,17 @@
+//! Portcullis: turns netfilter LOG lines into knowledge and bans through a chain of
+//! WebAssembly plugins.
+//!
+//! The binary (`main.rs`) is a thin CLI over this library. The pieces, in the order an
+//! event meets them: [`source`] yields raw lines, [`parse`] turns them into typed events,
+//! [`pipeline`] batches them through the configured [`plugin`] stages, and [`action`]
+//! applies the resulting bans.
+
+pub mod action;
+pub mod clock;
+pub mod config;
+pub mod duration;
+pub mod parse;
+pub mod pipeline;
+pub mod plugin;
+pub mod runner;
+pub mod source;

@@ -1,0 +1,33 @@
+//! The `portcullis` command: parses arguments, sets up logging, runs the subcommand and
+//! turns its outcome into an exit status.
+
+mod cli;
+
+use clap::Parser as _;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_tracing();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("portcullis: error: {e:#}");
+            ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}
+
+/// Logs go to stderr; `PORTCULLIS_LOG` sets the filter (`warn` by default, e.g. `info`,
+/// `portcullis=debug`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

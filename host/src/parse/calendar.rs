@@ -1,0 +1,145 @@
+//! Calendar arithmetic for wrapper timestamps, and the year inference RFC 3164 stamps need.
+//!
+//! RFC 3164 (`Aug 30 16:28:09`) carries no year and no zone. The year comes from a
+//! reference "now" for the first stamp of a file and is then carried forward, incremented
+//! when the months wrap (December -> January), so a file spanning New Year stays monotonic.
+
+use super::ParseOptions;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Inverse of [`days_from_civil`]: (year, month 1-12, day 1-31).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Seconds since the epoch of a local wall-clock time, as if it were UTC.
+pub(crate) fn local_secs(y: i64, m: u32, d: u32, secs_of_day: u32) -> i64 {
+    days_from_civil(y, m, d) * 86_400 + i64::from(secs_of_day)
+}
+
+/// The year state carried across the lines of one file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct YearTracker {
+    year: Option<i64>,
+    last_month: u32,
+}
+
+/// How far in the future a first stamp may be before it is taken as last year's.
+const FUTURE_SLACK_SECS: i64 = 31 * 86_400;
+
+impl YearTracker {
+    /// Unix seconds of a year-less local stamp.
+    pub(crate) fn resolve(&mut self, month: u32, day: u32, sod: u32, opts: &ParseOptions) -> i64 {
+        let y = match self.year {
+            None => {
+                let local_now = opts.reference_unix_secs + i64::from(opts.utc_offset_secs);
+                let (ry, _, _) = civil_from_days(local_now.div_euclid(86_400));
+                let y = if local_secs(ry, month, day, sod) - local_now > FUTURE_SLACK_SECS {
+                    ry - 1
+                } else {
+                    ry
+                };
+                self.year = Some(y);
+                self.last_month = month;
+                y
+            }
+            Some(y) if month + 6 <= self.last_month => {
+                // Months wrapped (Dec -> Jan): a new year.
+                self.year = Some(y + 1);
+                self.last_month = month;
+                y + 1
+            }
+            // A straggler from before the wrap (Jan -> Dec): last year, state unchanged.
+            Some(y) if month >= self.last_month + 6 => y - 1,
+            Some(y) => {
+                self.last_month = month;
+                y
+            }
+        };
+        local_secs(y, month, day, sod) - i64::from(opts.utc_offset_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(now: i64) -> ParseOptions {
+        ParseOptions {
+            reference_unix_secs: now,
+            utc_offset_secs: 0,
+        }
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        for z in [-800_000i64, -1, 0, 59, 10_000, 20_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+    }
+
+    #[test]
+    fn first_stamp_takes_reference_year_or_the_one_before() {
+        let now = local_secs(2026, 9, 1, 0); // 2026-09-01
+        let mut t = YearTracker::default();
+        assert_eq!(
+            t.resolve(8, 30, 3600, &opts(now)),
+            local_secs(2026, 8, 30, 3600)
+        );
+        let mut t = YearTracker::default();
+        // December seen in early September: more than a month ahead -> last year.
+        assert_eq!(
+            t.resolve(12, 24, 0, &opts(now)),
+            local_secs(2025, 12, 24, 0)
+        );
+    }
+
+    #[test]
+    fn rollover_increments_and_stragglers_do_not() {
+        let now = local_secs(2026, 1, 2, 0);
+        let mut t = YearTracker::default();
+        assert_eq!(
+            t.resolve(12, 31, 0, &opts(now)),
+            local_secs(2025, 12, 31, 0)
+        );
+        assert_eq!(t.resolve(1, 1, 0, &opts(now)), local_secs(2026, 1, 1, 0));
+        assert_eq!(
+            t.resolve(12, 31, 5, &opts(now)),
+            local_secs(2025, 12, 31, 5)
+        );
+        assert_eq!(t.resolve(1, 1, 9, &opts(now)), local_secs(2026, 1, 1, 9));
+    }
+
+    #[test]
+    fn offset_is_applied() {
+        let o = ParseOptions {
+            reference_unix_secs: local_secs(2026, 8, 30, 0),
+            utc_offset_secs: 7200,
+        };
+        let mut t = YearTracker::default();
+        assert_eq!(t.resolve(8, 30, 7200, &o), local_secs(2026, 8, 30, 0));
+    }
+}

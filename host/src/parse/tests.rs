@@ -1,0 +1,1 @@
+//! Whole-line tests of the parser over real corpus and generator lines.

@@ -1,0 +1,158 @@
+//! A batch of events encoded in the contract's fixed-record layout, as plugins receive it.
+
+use crate::parse::Event;
+use portcullis_abi::record::{self, NO_STRING, RECORD_SIZE, RecordFields, RecordView};
+use std::collections::HashMap;
+
+/// Events as fixed-size records plus the strings they refer to.
+#[derive(Debug, Default)]
+pub struct EncodedBatch {
+    /// `len() * RECORD_SIZE` bytes.
+    pub records: Vec<u8>,
+    /// The string table (prefixes, interface names) the records index into.
+    pub strings: Vec<String>,
+    /// The host clock when the batch is handed over, unix milliseconds.
+    pub now_ms: i64,
+    index: HashMap<String, u32>,
+}
+
+impl EncodedBatch {
+    /// An empty batch with room for `capacity` events.
+    pub fn with_capacity(capacity: usize) -> Self {
+        EncodedBatch {
+            records: Vec::with_capacity(capacity * RECORD_SIZE),
+            ..Self::default()
+        }
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.records.len() / RECORD_SIZE
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.strings.clear();
+        self.index.clear();
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if s.is_empty() {
+            return NO_STRING;
+        }
+        if let Some(id) = self.index.get(s) {
+            return *id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(s.to_string());
+        self.index.insert(s.to_string(), id);
+        id
+    }
+
+    /// Appends one parsed event.
+    pub fn push(&mut self, ev: &Event<'_>) {
+        let fields = RecordFields {
+            src: ev.src(),
+            dst: ev.dst(),
+            time_ms: ev.time_unix_ms(),
+            prefix: self.intern(ev.prefix()),
+            in_iface: self.intern(ev.in_iface()),
+            out_iface: self.intern(ev.out_iface()),
+            ip_len: ev.ip_len().unwrap_or(0),
+            ports: ev.spt().zip(ev.dpt()),
+            tcp_flags: ev.tcp_flag_bits(),
+            proto: ev.proto_number().unwrap_or(0),
+            ttl: ev.ttl().unwrap_or(0),
+            icmp: ev.icmp_type_code(),
+        };
+        self.push_fields(&fields);
+    }
+
+    /// Appends one record from its fields (string indexes already interned).
+    pub fn push_fields(&mut self, fields: &RecordFields) {
+        let mut rec = [0u8; RECORD_SIZE];
+        record::encode(fields, &mut rec);
+        self.records.extend_from_slice(&rec);
+    }
+
+    /// The `i`th record.
+    pub fn record(&self, i: usize) -> Option<RecordView<'_>> {
+        RecordView::new(self.records.get(i * RECORD_SIZE..)?)
+    }
+
+    /// Keeps only the events whose verdict is "keep" (an empty verdict list keeps all).
+    /// Returns how many were dropped.
+    pub fn retain(&mut self, verdicts: &[u8]) -> usize {
+        if verdicts.is_empty() {
+            return 0;
+        }
+        let before = self.len();
+        let mut write = 0;
+        for (read, v) in verdicts.iter().enumerate().take(before) {
+            if *v == portcullis_abi::VERDICT_DROP {
+                continue;
+            }
+            if read != write {
+                self.records.copy_within(
+                    read * RECORD_SIZE..(read + 1) * RECORD_SIZE,
+                    write * RECORD_SIZE,
+                );
+            }
+            write += 1;
+        }
+        self.records.truncate(write * RECORD_SIZE);
+        before - write
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn fields(src: &str) -> RecordFields {
+        RecordFields {
+            src: Some(src.parse().unwrap()),
+            dst: Some(src.parse().unwrap()),
+            ..RecordFields::default()
+        }
+    }
+
+    #[test]
+    fn retain_compacts_in_order() {
+        let mut b = EncodedBatch::default();
+        for s in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] {
+            b.push_fields(&fields(s));
+        }
+        assert_eq!(b.retain(&[1, 0, 1, 0]), 2);
+        let left: Vec<IpAddr> = (0..b.len())
+            .map(|i| b.record(i).unwrap().src().unwrap())
+            .collect();
+        assert_eq!(
+            left,
+            [
+                "192.0.2.2".parse::<IpAddr>().unwrap(),
+                "192.0.2.4".parse().unwrap()
+            ]
+        );
+        assert_eq!(b.retain(&[]), 0);
+        assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn interning_reuses_ids() {
+        let mut b = EncodedBatch::default();
+        assert_eq!(b.intern("eth0"), 0);
+        assert_eq!(b.intern("DROP: "), 1);
+        assert_eq!(b.intern("eth0"), 0);
+        assert_eq!(b.intern(""), NO_STRING);
+        b.clear();
+        assert_eq!(b.intern("DROP: "), 0);
+    }
+}

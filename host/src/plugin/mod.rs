@@ -1,0 +1,34 @@
+//! The plugin runtime: loads WebAssembly components and runs them as pipeline stages under
+//! time and memory limits.
+//!
+//! One [`Runtime`] (one wasmtime engine) per process; each stage gets its own store and
+//! instance ([`StageInstance`]). Plugins see only the contract's host imports: no
+//! filesystem, no network, no clock but the host's.
+
+mod bindings;
+mod error;
+mod host_impl;
+mod runtime;
+mod stage;
+
+pub use error::PluginError;
+pub use runtime::{LoadedPlugin, PluginSource, Runtime};
+pub use stage::{StageInstance, StageLimits, StageOutput};
+
+/// The standard plugins compiled into this binary by `build.rs`.
+pub mod standard {
+    include!(concat!(env!("OUT_DIR"), "/standard_plugins.rs"));
+
+    /// The component bytes of the standard plugin `name`.
+    pub fn get(name: &str) -> Option<&'static [u8]> {
+        STANDARD_PLUGINS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| *b)
+    }
+
+    /// The names of the standard plugins.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        STANDARD_PLUGINS.iter().map(|(n, _)| *n)
+    }
+}

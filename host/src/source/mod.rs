@@ -1,0 +1,3 @@
+//! Where raw log lines come from.
+
+pub mod lines;

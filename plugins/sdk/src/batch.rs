@@ -1,0 +1,155 @@
+//! A read-only view of a batch of events, read in place from the host's bytes.
+
+use core::net::IpAddr;
+use portcullis_abi::record::{NO_STRING, RECORD_SIZE, RecordView};
+
+/// The events of one `process` call, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    records: &'a [u8],
+    record_size: usize,
+    count: usize,
+    strings: &'a [String],
+    now_ms: i64,
+}
+
+impl<'a> Batch<'a> {
+    /// A view over `count` records of `record_size` bytes. The count is clamped to what the
+    /// bytes hold, and a record size smaller than this SDK's layout yields no events.
+    pub fn new(
+        records: &'a [u8],
+        record_size: usize,
+        count: usize,
+        strings: &'a [String],
+        now_ms: i64,
+    ) -> Self {
+        let count = if record_size < RECORD_SIZE {
+            0
+        } else {
+            count.min(records.len() / record_size)
+        };
+        Batch {
+            records,
+            record_size,
+            count,
+            strings,
+            now_ms,
+        }
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the batch holds no events.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The host's clock when the batch was handed over, unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// The events, in order.
+    pub fn events(&self) -> impl Iterator<Item = Event<'a>> + 'a {
+        let Batch {
+            records,
+            record_size,
+            count,
+            strings,
+            ..
+        } = *self;
+        (0..count).filter_map(move |i| {
+            let start = i * record_size;
+            let view = RecordView::new(records.get(start..)?)?;
+            Some(Event {
+                index: i as u32,
+                view,
+                strings,
+            })
+        })
+    }
+}
+
+/// One firewall event.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    index: u32,
+    view: RecordView<'a>,
+    strings: &'a [String],
+}
+
+impl<'a> Event<'a> {
+    /// Position of the event in its batch.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+    /// Source address; `None` for events without an IP layer (ARP).
+    pub fn src(&self) -> Option<IpAddr> {
+        self.view.src()
+    }
+    /// Destination address.
+    pub fn dst(&self) -> Option<IpAddr> {
+        self.view.dst()
+    }
+    /// Source address as 16 bytes (IPv4-mapped for IPv4), a cheap map key.
+    pub fn src_key(&self) -> [u8; 16] {
+        self.view.src_bytes()
+    }
+    /// Time of the log line, unix milliseconds, when the line carried one.
+    pub fn time_ms(&self) -> Option<i64> {
+        self.view.time_ms()
+    }
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
+    pub fn proto(&self) -> u8 {
+        self.view.proto()
+    }
+    /// Source port, for protocols with ports.
+    pub fn spt(&self) -> Option<u16> {
+        self.view.spt()
+    }
+    /// Destination port, for protocols with ports.
+    pub fn dpt(&self) -> Option<u16> {
+        self.view.dpt()
+    }
+    /// TCP flag bits, see [`crate::tcp_flags`].
+    pub fn tcp_flags(&self) -> u16 {
+        self.view.tcp_flags()
+    }
+    /// IP total length.
+    pub fn ip_len(&self) -> u32 {
+        self.view.ip_len()
+    }
+    /// TTL or hop limit.
+    pub fn ttl(&self) -> u8 {
+        self.view.ttl()
+    }
+    /// ICMP type and code.
+    pub fn icmp(&self) -> Option<(u8, u8)> {
+        self.view.icmp()
+    }
+    /// The log prefix as logged (`""` when none).
+    pub fn prefix(&self) -> &'a str {
+        self.string(self.view.prefix_id())
+    }
+    /// Input interface (`IN=`), `""` when empty.
+    pub fn in_iface(&self) -> &'a str {
+        self.string(self.view.in_iface_id())
+    }
+    /// Output interface (`OUT=`), `""` when empty.
+    pub fn out_iface(&self) -> &'a str {
+        self.string(self.view.out_iface_id())
+    }
+
+    fn string(&self, id: u32) -> &'a str {
+        if id == NO_STRING {
+            return "";
+        }
+        self.strings
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}

@@ -1,0 +1,99 @@
+//! Glue between the generated bindings and a [`Plugin`]: used by [`crate::export_plugin!`]
+//! only.
+
+use crate::bindings::portcullis::plugin::types as wit;
+use crate::host::{self, Level};
+use crate::{Batch, Config, Output, Plugin};
+use core::net::IpAddr;
+use portcullis_abi::net::IpNet;
+use std::cell::RefCell;
+use std::sync::Once;
+
+static PANIC_HOOK: Once = Once::new();
+
+/// Routes a plugin panic's message to the host log before the trap, so an operator sees
+/// why a stage failed instead of a bare "unreachable".
+fn install_panic_hook() {
+    PANIC_HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            host::log(Level::Error, &format!("plugin panicked: {info}"));
+        }));
+    });
+}
+
+/// `init` export: builds the plugin and stores it in `cell`.
+pub fn init<P: Plugin>(cell: &RefCell<Option<P>>, config: String) -> Result<(), wit::ConfigError> {
+    install_panic_hook();
+    match P::init(Config::from_json(config)) {
+        Ok(p) => {
+            *cell.borrow_mut() = Some(p);
+            Ok(())
+        }
+        Err(e) => Err(wit::ConfigError {
+            key: e.key,
+            message: e.message,
+        }),
+    }
+}
+
+/// `process` export: runs the stored plugin over the batch.
+pub fn process<P: Plugin>(cell: &RefCell<Option<P>>, batch: &wit::Batch) -> wit::BatchResult {
+    let view = Batch::new(
+        &batch.records,
+        usize::from(batch.record_size),
+        batch.count as usize,
+        &batch.strings,
+        batch.now_ms,
+    );
+    let mut out = Output::for_batch(&view);
+    match cell.borrow_mut().as_mut() {
+        Some(plugin) => plugin.process(&view, &mut out),
+        // The host never calls process before a successful init; if it did, keep everything.
+        None => host::log(
+            Level::Error,
+            "process called before init; batch passed through",
+        ),
+    }
+    let (verdicts, annotations, actions) = out.into_parts();
+    wit::BatchResult {
+        verdicts,
+        annotations: annotations
+            .into_iter()
+            .map(|a| wit::Annotation {
+                event: a.event,
+                key: a.key,
+                value: a.value,
+            })
+            .collect(),
+        actions: actions.into_iter().map(action_to_wit).collect(),
+    }
+}
+
+fn action_to_wit(a: crate::Action) -> wit::Action {
+    match a {
+        crate::Action::Ban {
+            target,
+            duration_secs,
+            reason,
+        } => wit::Action::Ban(wit::Ban {
+            target: net_to_wit(target),
+            duration_secs,
+            reason,
+        }),
+        crate::Action::Unban(net) => wit::Action::Unban(net_to_wit(net)),
+    }
+}
+
+fn net_to_wit(net: IpNet) -> wit::IpNet {
+    let addr = match net.addr() {
+        IpAddr::V4(a) => wit::IpAddr::V4(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            wit::IpAddr::V6(((v >> 64) as u64, v as u64))
+        }
+    };
+    wit::IpNet {
+        addr,
+        prefix: net.prefix(),
+    }
+}

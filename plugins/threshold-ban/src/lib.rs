@@ -1,0 +1,176 @@
+//! `threshold-ban`: bans a source address seen at least `threshold` times within `window`.
+//!
+//! Config (`[pipeline.config]`):
+//! - `threshold`: events from one source that trigger a ban (default 20, at least 1);
+//! - `window`: the span those events must fall within (default `1m`);
+//! - `ban_for`: how long the ban lasts (default `1h`).
+//!
+//! Time is the events' own log time (the batch's `now` for lines without one), so a
+//! replayed log decides exactly as the live one did. A source is banned once; it can be
+//! banned again only after its ban would have expired.
+
+use portcullis_sdk::{Batch, Config, ConfigError, Duration, IpNet, Output, Plugin};
+use serde::Deserialize;
+
+mod window;
+
+use window::Windows;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_threshold")]
+    threshold: u32,
+    #[serde(default = "default_window")]
+    window: Duration,
+    #[serde(default = "default_ban_for")]
+    ban_for: Duration,
+}
+
+fn default_threshold() -> u32 {
+    20
+}
+fn default_window() -> Duration {
+    Duration(60)
+}
+fn default_ban_for() -> Duration {
+    Duration(3600)
+}
+
+/// The ban policy and its per-source state.
+pub struct ThresholdBan {
+    ban_for_secs: u64,
+    reason: String,
+    windows: Windows,
+}
+
+impl Plugin for ThresholdBan {
+    fn init(config: Config) -> Result<Self, ConfigError> {
+        let raw: RawConfig = config.parse()?;
+        if raw.threshold == 0 {
+            return Err(ConfigError::key("threshold", "must be at least 1"));
+        }
+        if raw.window.secs() == 0 {
+            return Err(ConfigError::key("window", "must be longer than 0s"));
+        }
+        if raw.ban_for.secs() == 0 {
+            return Err(ConfigError::key("ban_for", "must be longer than 0s"));
+        }
+        let mut window_text = String::new();
+        let _ = portcullis_sdk::format_duration(raw.window.secs(), &mut window_text);
+        Ok(ThresholdBan {
+            ban_for_secs: raw.ban_for.secs(),
+            reason: format!("{} events within {window_text}", raw.threshold),
+            windows: Windows::new(raw.threshold, raw.window.secs().saturating_mul(1000)),
+        })
+    }
+
+    fn process(&mut self, batch: &Batch<'_>, out: &mut Output) {
+        let ban_ms = self.ban_for_secs.saturating_mul(1000).min(i64::MAX as u64) as i64;
+        for ev in batch.events() {
+            let Some(src) = ev.src() else { continue };
+            let at = ev.time_ms().unwrap_or(batch.now_ms());
+            if self.windows.record(ev.src_key(), at, ban_ms) {
+                out.ban(IpNet::host(src), self.ban_for_secs, self.reason.clone());
+            }
+        }
+        self.windows
+            .prune(batch.now_ms().max(self.windows.latest()));
+    }
+}
+
+portcullis_sdk::export_plugin!(ThresholdBan);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_sdk::Action;
+    use portcullis_sdk::testing::{BatchBuilder, TestEvent};
+
+    fn plugin(json: &str) -> ThresholdBan {
+        ThresholdBan::init(Config::from_json(json)).unwrap()
+    }
+
+    fn run(p: &mut ThresholdBan, events: &[(&str, i64)]) -> Vec<String> {
+        let mut b = BatchBuilder::new();
+        for (src, at) in events {
+            b.push(TestEvent::tcp(src, "192.0.2.1", 443).at_ms(*at));
+        }
+        let batch = b.batch();
+        let mut out = Output::for_batch(&batch);
+        p.process(&batch, &mut out);
+        out.actions()
+            .iter()
+            .map(|a| match a {
+                Action::Ban {
+                    target,
+                    duration_secs,
+                    reason,
+                } => {
+                    format!("ban {target} {duration_secs} {reason}")
+                }
+                Action::Unban(n) => format!("unban {n}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bans_at_the_threshold_within_the_window() {
+        let mut p = plugin(r#"{"threshold": 3, "window": "10s", "ban_for": "1h"}"#);
+        let evs = [
+            ("203.0.113.9", 0),
+            ("203.0.113.9", 4_000),
+            ("198.51.100.1", 5_000),
+        ];
+        assert!(run(&mut p, &evs).is_empty());
+        let bans = run(&mut p, &[("203.0.113.9", 9_000)]);
+        assert_eq!(bans, ["ban 203.0.113.9/32 3600 3 events within 10s"]);
+        // Banned once, not again on the next event.
+        assert!(run(&mut p, &[("203.0.113.9", 9_500)]).is_empty());
+    }
+
+    #[test]
+    fn events_spread_wider_than_the_window_do_not_ban() {
+        let mut p = plugin(r#"{"threshold": 3, "window": "10s"}"#);
+        let evs = [
+            ("2001:db8::5", 0),
+            ("2001:db8::5", 6_000),
+            ("2001:db8::5", 12_000),
+            ("2001:db8::5", 18_000),
+        ];
+        assert!(run(&mut p, &evs).is_empty());
+        let bans = run(&mut p, &[("2001:db8::5", 19_000)]);
+        assert_eq!(bans, ["ban 2001:db8::5/128 3600 3 events within 10s"]);
+    }
+
+    #[test]
+    fn can_ban_again_after_the_ban_would_have_expired() {
+        let mut p = plugin(r#"{"threshold": 2, "window": "1m", "ban_for": "90s"}"#);
+        assert_eq!(
+            run(&mut p, &[("203.0.113.1", 0), ("203.0.113.1", 1_000)]).len(),
+            1
+        );
+        assert!(run(&mut p, &[("203.0.113.1", 50_000), ("203.0.113.1", 60_000)]).is_empty());
+        assert_eq!(
+            run(&mut p, &[("203.0.113.1", 95_000), ("203.0.113.1", 96_000)]).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn refuses_bad_config_naming_the_key() {
+        for (json, key) in [
+            (r#"{"threshold": 0}"#, "threshold"),
+            (r#"{"window": "0s"}"#, "window"),
+            (r#"{"ban_for": "soon"}"#, "ban_for"),
+            (r#"{"threshold": -1}"#, "threshold"),
+        ] {
+            let e = ThresholdBan::init(Config::from_json(json)).err().unwrap();
+            assert_eq!(e.key.as_deref(), Some(key), "{json}: {e}");
+        }
+        let e = ThresholdBan::init(Config::from_json(r#"{"treshold": 3}"#))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("treshold"), "{e}");
+    }
+}

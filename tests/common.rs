@@ -1,0 +1,94 @@
+//! Running the binary and reading its output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is in the workspace")
+        .to_path_buf()
+}
+
+/// Runs `portcullis` with `args`, extra environment and optional stdin.
+pub fn portcullis(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn portcullis");
+    let mut pipe = child.stdin.take().expect("stdin");
+    if let Some(input) = stdin {
+        pipe.write_all(input).expect("write stdin");
+    }
+    drop(pipe);
+    child.wait_with_output().expect("wait for portcullis")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the run failed with `code` and one `portcullis: error:` line containing every
+/// one of `needles`, and no panic.
+pub fn assert_clear_error(o: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "exit status; stderr:\n{err}");
+    assert!(!err.contains("panicked"), "panic:\n{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("portcullis: error:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "exactly one error line expected:\n{err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "error line lacks {n:?}: {}", lines[0]);
+    }
+}
+
+/// The ban decisions printed by a dry run: (target, full JSON object).
+pub fn bans(o: &Output) -> Vec<(String, serde_json::Value)> {
+    stdout(o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))
+        })
+        .filter(|v| v["action"] == "ban")
+        .map(|v| (v["target"].as_str().expect("target").to_string(), v))
+        .collect()
+}
+
+/// Writes a config file into `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("portcullis.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// Counts events per source address in a log, independently of the parser under test:
+/// the first ` SRC=` token of each line.
+pub fn count_sources(log: &str) -> std::collections::HashMap<std::net::IpAddr, u64> {
+    let mut counts = std::collections::HashMap::new();
+    for line in log.lines() {
+        let Some(at) = line.find(" SRC=") else {
+            continue;
+        };
+        let rest = &line[at + 5..];
+        let token = rest.split(' ').next().unwrap_or("");
+        if let Ok(ip) = token.parse() {
+            *counts.entry(ip).or_insert(0) += 1;
+        }
+    }
+    counts
+}
