@@ -12,6 +12,12 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where tests keep Portcullis state (the plugin cache) unless a test says otherwise:
+/// under `target/`, never in the system's /var/lib/portcullis.
+pub fn test_state_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("portcullis-state")
+}
+
 /// Runs `portcullis` with `args`, extra environment and optional stdin.
 pub fn portcullis(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
@@ -20,6 +26,7 @@ pub fn portcullis(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> 
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    cmd.env("PORTCULLIS__STATE__DIR", test_state_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -16,6 +16,7 @@
 //! dir = "/var/lib/portcullis"
 //! ```
 
+use crate::geo::GeoPaths;
 use crate::pipeline::OnError;
 use crate::plugin::{PluginError, PluginSource, StageLimits};
 use serde::Deserialize;
@@ -75,6 +76,8 @@ struct RawConfig {
     actions: RawActions,
     #[serde(default)]
     state: RawState,
+    #[serde(default)]
+    geoip: GeoPaths,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +107,10 @@ struct RawStage {
     timeout: Option<Duration>,
     #[serde(default)]
     memory_mib: Option<u32>,
+    #[serde(default)]
+    fuel: Option<u64>,
+    #[serde(default)]
+    max_failures: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -117,6 +124,8 @@ struct RawActions {
 #[serde(deny_unknown_fields)]
 struct RawState {
     dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "crate::duration::deserialize_opt")]
+    snapshot_interval: Option<Duration>,
 }
 
 /// The firewall backend actions go to.
@@ -174,6 +183,27 @@ pub struct Config {
     pub backend: BackendKind,
     /// Where state is kept.
     pub state_dir: PathBuf,
+    /// How often stages' state is snapshotted while running.
+    pub snapshot_interval: Duration,
+    /// GeoIP/ASN database files.
+    pub geoip: GeoPaths,
+}
+
+impl Config {
+    /// Whether any stage has a fuel budget (the engine then meters fuel).
+    pub fn uses_fuel(&self) -> bool {
+        self.stages.iter().any(|s| s.limits.fuel.is_some())
+    }
+
+    /// Where precompiled plugins are cached.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.state_dir.join("cache")
+    }
+
+    /// Where stage state is saved between runs.
+    pub fn plugin_state_dir(&self) -> PathBuf {
+        self.state_dir.join("plugins")
+    }
 }
 
 impl Config {
@@ -291,6 +321,24 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             }
             limits.memory_bytes = (m as usize) << 20;
         }
+        if let Some(f) = s.fuel {
+            if f == 0 {
+                return Err(key_err(
+                    format!("pipeline[{i}].fuel"),
+                    "must be at least 1".into(),
+                ));
+            }
+            limits.fuel = Some(f);
+        }
+        if let Some(m) = s.max_failures {
+            if m == 0 {
+                return Err(key_err(
+                    format!("pipeline[{i}].max_failures"),
+                    "must be at least 1".into(),
+                ));
+            }
+            limits.max_failures = m;
+        }
         let config_json = serde_json::Value::Object(s.config.unwrap_or_default()).to_string();
         stages.push(StageConfig {
             name: s.name,
@@ -310,5 +358,14 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             .dir
             .map(|d| base.join(d))
             .unwrap_or_else(|| PathBuf::from("/var/lib/portcullis")),
+        snapshot_interval: raw
+            .state
+            .snapshot_interval
+            .unwrap_or(Duration::from_secs(10)),
+        geoip: GeoPaths {
+            city: raw.geoip.city.map(|p| base.join(p)),
+            country: raw.geoip.country.map(|p| base.join(p)),
+            asn: raw.geoip.asn.map(|p| base.join(p)),
+        },
     })
 }

@@ -4,10 +4,15 @@
 use crate::action::{ActionEngine, ActionError, Backend};
 use crate::clock::Clock;
 use crate::config::{Config, Source};
+use crate::geo::{Geo, GeoError};
+use crate::metrics::PluginMetrics;
 use crate::parse::{ParseOptions, Parser};
 use crate::pipeline::Pipeline;
 use crate::pipeline::batch::EncodedBatch;
-use crate::plugin::{LoadedPlugin, PluginError, Runtime, StageInstance};
+use crate::plugin::{
+    HostServices, LoadedPlugin, PluginError, PluginSource, Runtime, RuntimeOptions, StageInstance,
+};
+use crate::plugin_state::{StateDir, StateError};
 use crate::source::lines::LineReader;
 use std::collections::HashMap;
 use std::io::Read;
@@ -41,6 +46,38 @@ pub enum RunError {
     /// The backend failed to apply actions.
     #[error(transparent)]
     Action(#[from] ActionError),
+    /// A GeoIP/ASN database could not be opened.
+    #[error(transparent)]
+    Geo(#[from] GeoError),
+    /// Saved stage state could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The plugin engine could not be created.
+    #[error(transparent)]
+    Engine(PluginError),
+}
+
+/// The engine for `config`: fuel metering when a stage has a fuel budget, precompiled
+/// plugins cached in the state folder.
+pub fn runtime_for(config: &Config) -> Result<Runtime, RunError> {
+    Runtime::new(RuntimeOptions {
+        fuel: config.uses_fuel(),
+        cache_dir: Some(config.cache_dir()),
+    })
+    .map_err(RunError::Engine)
+}
+
+/// What the stages' imports reach, for `config`: opens the GeoIP/ASN databases.
+pub fn services_for(config: &Config, clock: Arc<dyn Clock>) -> Result<HostServices, RunError> {
+    let geo = Geo::open(&config.geoip)?;
+    if !geo.is_empty() {
+        tracing::info!("geoip: {}", geo.describe());
+    }
+    Ok(HostServices {
+        clock,
+        geo: Arc::new(geo),
+        metrics: Arc::new(PluginMetrics::default()),
+    })
 }
 
 /// Counts over a run.
@@ -62,55 +99,79 @@ pub struct Runner {
     pipeline: Pipeline,
     engine: ActionEngine,
     batch: EncodedBatch,
-    clock: Arc<dyn Clock>,
+    services: HostServices,
+    state: Option<StateDir>,
     stats: RunStats,
 }
 
 impl Runner {
-    /// Loads every stage of `config` into `runtime` and wires the chain to `backend`.
+    /// Loads every stage of `config` into `runtime` and wires the chain to `backend`. With
+    /// `keep_state`, each stage starts from the state a previous run saved (and
+    /// [`Runner::finish`] saves it again).
     pub fn build(
         config: &Config,
         runtime: &Runtime,
-        clock: Arc<dyn Clock>,
+        services: HostServices,
         backend: Box<dyn Backend>,
+        keep_state: bool,
     ) -> Result<Self, RunError> {
-        let mut loaded: HashMap<String, LoadedPlugin> = HashMap::new();
-        let mut pipeline = Pipeline::default();
+        let state = keep_state.then(|| StateDir::new(config.plugin_state_dir()));
+        let mut loaded: HashMap<PluginSource, LoadedPlugin> = HashMap::new();
+        let interval = i64::try_from(config.snapshot_interval.as_millis()).unwrap_or(i64::MAX);
+        let mut pipeline = Pipeline::new(interval);
         for stage in &config.stages {
             let err = |source| RunError::Stage {
                 stage: stage.name.clone(),
                 source,
             };
-            let key = format!("{:?}", stage.plugin);
-            let plugin = match loaded.get(&key) {
+            let plugin = match loaded.get(&stage.plugin) {
                 Some(p) => p.clone(),
                 None => {
                     let p = runtime.load(&stage.plugin).map_err(err)?;
-                    loaded.insert(key, p.clone());
+                    loaded.insert(stage.plugin.clone(), p.clone());
                     p
                 }
             };
-            let instance = StageInstance::new(
+            let mut instance = StageInstance::new(
                 runtime,
                 &plugin,
                 &stage.name,
                 stage.config_json.clone(),
                 stage.limits,
-                clock.clone(),
+                services.clone(),
             )
             .map_err(err)?;
+            if let Some(saved) = state
+                .as_ref()
+                .map(|s| s.load(&stage.name))
+                .transpose()?
+                .flatten()
+            {
+                let name = &instance.description().name;
+                if saved.plugin == *name {
+                    instance.restore(saved.bytes).map_err(err)?;
+                    tracing::info!(stage = %stage.name, "restored saved state");
+                } else {
+                    tracing::warn!(
+                        stage = %stage.name,
+                        "saved state was written by plugin {:?}, not {name:?}; starting afresh",
+                        saved.plugin
+                    );
+                }
+            }
             pipeline.push(instance, stage.on_error);
         }
-        let reference = clock.now_ms().div_euclid(1000);
+        let reference = services.clock.now_ms().div_euclid(1000);
         Ok(Runner {
             parser: Parser::new(ParseOptions {
                 reference_unix_secs: reference,
                 utc_offset_secs: 0,
             }),
             pipeline,
-            engine: ActionEngine::new(backend, clock.clone()),
+            engine: ActionEngine::new(backend, services.clock.clone()),
             batch: EncodedBatch::with_capacity(BATCH_EVENTS),
-            clock,
+            services,
+            state,
             stats: RunStats::default(),
         })
     }
@@ -197,10 +258,33 @@ impl Runner {
         if self.batch.is_empty() {
             return Ok(());
         }
-        self.batch.now_ms = self.clock.now_ms();
+        self.batch.now_ms = self.services.clock.now_ms();
         let decisions = self.pipeline.run(&mut self.batch);
         self.batch.clear();
         self.engine.submit(decisions)?;
+        Ok(())
+    }
+
+    /// Ends a finite run: flushes the last batch, lets stages act on the passage of time
+    /// (`tick`), applies what they decide, and saves their state when keeping it.
+    pub fn finish(&mut self) -> Result<(), RunError> {
+        self.flush()?;
+        let decisions = self.pipeline.tick(self.services.clock.now_ms());
+        self.engine.submit(decisions)?;
+        if let Some(state) = &self.state {
+            let names: HashMap<String, String> = self
+                .pipeline
+                .stages_mut()
+                .map(|s| (s.name().to_string(), s.description().name.clone()))
+                .collect();
+            for (stage, bytes) in self.pipeline.snapshot_all() {
+                let plugin = names.get(&*stage).map(String::as_str).unwrap_or_default();
+                state.save(&stage, plugin, &bytes)?;
+            }
+        }
+        for (stage, name, value) in self.services.metrics.snapshot() {
+            tracing::info!(stage = %stage, metric = %name, "{value:?}");
+        }
         Ok(())
     }
 }

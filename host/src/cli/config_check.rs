@@ -2,8 +2,7 @@
 
 use portcullis::clock::SystemClock;
 use portcullis::config::Config;
-use portcullis::plugin::Runtime;
-use portcullis::runner::Runner;
+use portcullis::runner::{Runner, runtime_for, services_for};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,13 +16,16 @@ pub struct CheckArgs {
 pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let path = args.file.as_deref().unwrap_or(config_path);
     let config = Config::load(path)?;
-    // Build the chain for real: this compiles each plugin and runs its init on its config.
-    let runtime = Runtime::new()?;
+    // Build the chain for real: this opens the GeoIP databases, compiles each plugin and
+    // runs its init on its config.
+    let runtime = runtime_for(&config)?;
+    let services = services_for(&config, Arc::new(SystemClock))?;
+    let geo = services.geo.describe();
     let sink = Box::new(portcullis::action::DryRun::new(std::io::sink()));
-    Runner::build(&config, &runtime, Arc::new(SystemClock), sink)?;
+    Runner::build(&config, &runtime, services, sink, false)?;
     let chain: Vec<&str> = config.stages.iter().map(|s| s.name.as_str()).collect();
     println!(
-        "{}: ok ({} sources, {} stages: {}; backend {}; state dir {})",
+        "{}: ok ({} sources, {} stages: {}; backend {}; state dir {}; geoip: {})",
         path.display(),
         config.sources.len(),
         config.stages.len(),
@@ -34,6 +36,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         },
         config.backend.name(),
         config.state_dir.display(),
+        if geo.is_empty() { "none" } else { &geo },
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 pub mod config_check;
 pub mod parse;
+pub mod plugin;
 pub mod run;
 
 use portcullis::config::{ConfigError, DEFAULT_PATH};
@@ -28,6 +29,9 @@ pub enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check plugins against the contract; compile them ahead of time.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -43,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Parse(args) => parse::run(&args),
         Command::Run(args) => run::run(&cli.config, &args),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&cli.config, &args),
+        Command::Plugin(cmd) => plugin::run(&cli.config, &cmd),
     }
 }
 
@@ -51,11 +56,22 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) {
         return 2;
     }
-    let stage_config = e.chain().any(|c| {
+    use portcullis::plugin::PluginError;
+    use portcullis::runner::RunError;
+    let operator_input = e.chain().any(|c| {
         matches!(
-            c.downcast_ref::<portcullis::runner::RunError>(),
-            Some(portcullis::runner::RunError::Stage { .. })
-        )
+            c.downcast_ref::<RunError>(),
+            Some(RunError::Stage { .. } | RunError::Geo(_))
+        ) || c.downcast_ref::<portcullis::geo::GeoError>().is_some()
+            || matches!(
+                c.downcast_ref::<PluginError>(),
+                Some(
+                    PluginError::Unknown { .. }
+                        | PluginError::NotComponent { .. }
+                        | PluginError::WrongWorld { .. }
+                        | PluginError::Read { .. }
+                )
+            )
     });
-    if stage_config { 2 } else { 1 }
+    if operator_input { 2 } else { 1 }
 }

@@ -1,11 +1,10 @@
 //! `portcullis run`: sources → parser → plugin chain → action engine.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use portcullis::action::DryRun;
 use portcullis::clock::SystemClock;
 use portcullis::config::{BackendKind, Config};
-use portcullis::plugin::Runtime;
-use portcullis::runner::Runner;
+use portcullis::runner::{Runner, runtime_for, services_for};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +14,10 @@ pub struct RunArgs {
     /// Read every source to its end, apply the decisions, and exit.
     #[arg(long)]
     pub once: bool,
+    /// Start each stage from the state a previous run saved in the state folder, and save
+    /// it again at the end (counts carry over from one run to the next).
+    #[arg(long)]
+    pub keep_state: bool,
 }
 
 pub fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -30,15 +33,16 @@ pub fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
             config.path.display()
         );
     }
-    let runtime = Runtime::new()?;
+    let runtime = runtime_for(&config)?;
+    let services = services_for(&config, Arc::new(SystemClock))?;
     let backend = match config.backend {
         BackendKind::DryRun => Box::new(DryRun::new(std::io::stdout())),
     };
-    let mut runner = Runner::build(&config, &runtime, Arc::new(SystemClock), backend)?;
+    let mut runner = Runner::build(&config, &runtime, services, backend, args.keep_state)?;
     for source in &config.sources {
         runner.run_source(source)?;
     }
-    runner.flush().context("applying the last batch")?;
+    runner.finish()?;
     let s = runner.stats();
     let a = runner.engine().stats();
     eprintln!(

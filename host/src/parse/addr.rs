@@ -121,27 +121,28 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An IPv4 or IPv6 address token (IPv6 when the token holds a `:`), then the separator.
+    /// An IPv4 or IPv6 address token, then the separator.
     #[inline]
     pub(crate) fn ip(&mut self, what: &'static str) -> Result<IpAddr, ParseError> {
-        let tok = self.token();
-        if tok.is_empty() {
-            return Err(if self.at_end() {
-                self.err(ErrorKind::UnexpectedEnd(what))
-            } else {
-                self.err(ErrorKind::BadIpv4(what))
-            });
+        let r = self.rest();
+        if let Some((a, n)) = ipv4_prefix(r)
+            && matches!(r.get(n), None | Some(b' '))
+        {
+            self.advance(n);
+            self.sep(what)?;
+            return Ok(IpAddr::V4(a));
         }
-        let is_v6 = tok.len() > 15 || memchr::memchr(b':', tok).is_some();
-        if is_v6 {
+        let tok = self.token();
+        if tok.is_empty() && self.at_end() {
+            return Err(self.err(ErrorKind::UnexpectedEnd(what)));
+        }
+        if tok.contains(&b':') {
             let a = ipv6_token(tok).ok_or_else(|| self.err(ErrorKind::BadIpv6(what)))?;
             self.advance(tok.len());
             self.sep(what)?;
             Ok(IpAddr::V6(a))
         } else {
-            let a = self.ipv4(what)?;
-            self.sep(what)?;
-            Ok(IpAddr::V4(a))
+            Err(self.err(ErrorKind::BadIpv4(what)))
         }
     }
 

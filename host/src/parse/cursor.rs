@@ -63,31 +63,34 @@ impl<'a> Cursor<'a> {
         ParseError::new(kind, pos)
     }
 
-    /// Consumes `lit` if the rest starts with it.
-    #[inline]
-    pub(crate) fn eat(&mut self, lit: &[u8]) -> bool {
-        if self.rest().starts_with(lit) {
-            self.pos += lit.len();
-            true
-        } else {
-            false
+    /// Consumes `lit` if the rest starts with it. (A fixed-size literal compiles to a few
+    /// integer compares instead of a `memcmp` call.)
+    #[inline(always)]
+    pub(crate) fn eat<const N: usize>(&mut self, lit: &[u8; N]) -> bool {
+        match self.rest().first_chunk::<N>() {
+            Some(head) if head == lit => {
+                self.pos += N;
+                true
+            }
+            _ => false,
         }
     }
 
     /// Consumes the bare word `w` when it is followed by a space (consumed too) or the end.
-    #[inline]
-    pub(crate) fn eat_word(&mut self, w: &[u8]) -> bool {
+    #[inline(always)]
+    pub(crate) fn eat_word<const N: usize>(&mut self, w: &[u8; N]) -> bool {
         let r = self.rest();
-        if !r.starts_with(w) {
-            return false;
+        match r.first_chunk::<N>() {
+            Some(head) if head == w => {}
+            _ => return false,
         }
-        match r.get(w.len()) {
+        match r.get(N) {
             None => {
-                self.pos += w.len();
+                self.pos += N;
                 true
             }
             Some(b' ') => {
-                self.pos += w.len() + 1;
+                self.pos += N + 1;
                 true
             }
             Some(_) => false,
@@ -95,16 +98,25 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `lit` or fails: `UnexpectedEnd` when the line stops inside or before it.
-    #[inline]
-    pub(crate) fn expect(&mut self, lit: &[u8], what: &'static str) -> Result<(), ParseError> {
+    #[inline(always)]
+    pub(crate) fn expect<const N: usize>(
+        &mut self,
+        lit: &[u8; N],
+        what: &'static str,
+    ) -> Result<(), ParseError> {
         if self.eat(lit) {
             return Ok(());
         }
+        Err(self.mismatch(lit, what))
+    }
+
+    #[cold]
+    fn mismatch(&self, lit: &[u8], what: &'static str) -> ParseError {
         let r = self.rest();
         if r.len() < lit.len() && lit.starts_with(r) {
-            Err(self.err(ErrorKind::UnexpectedEnd(what)))
+            self.err(ErrorKind::UnexpectedEnd(what))
         } else {
-            Err(self.err(ErrorKind::Expected(what)))
+            self.err(ErrorKind::Expected(what))
         }
     }
 
@@ -122,16 +134,16 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The bytes up to the next space (or the end), not consumed.
+    /// The bytes up to the next space (or the end), not consumed. Tokens are short, so a
+    /// plain loop beats `memchr`'s setup.
     #[inline]
     pub(crate) fn token(&self) -> &'a [u8] {
         let r = self.rest();
-        match memchr::memchr(b' ', r) {
-            Some(i) => r.get(..i).unwrap_or(r),
-            None => r,
-        }
+        let n = r.iter().position(|&b| b == b' ').unwrap_or(r.len());
+        r.get(..n).unwrap_or(r)
     }
 
+    #[cold]
     fn missing(&self, what: &'static str) -> ParseError {
         if self.at_end() {
             self.err(ErrorKind::UnexpectedEnd(what))

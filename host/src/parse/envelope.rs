@@ -175,9 +175,35 @@ pub(crate) fn split<'a>(
         }
     } else if line.get(pos..).is_some_and(|r| r.starts_with(b"kernel: ")) {
         pos = after_tag(line, pos + 8, &mut s.env);
+    } else if pos == 0
+        && let Some(name_end) = grep_file_name(line)
+        && let Wrapped::Record(mut inner) = split(line.get(name_end..).unwrap_or(&[]), years, opts)
+        && inner.env.time.is_some()
+    {
+        // `grep -H` output: `file:Aug 30 16:28:09 host kernel: …`.
+        inner.start += name_end;
+        inner.end += name_end;
+        if let Some(e) = &mut inner.damaged {
+            e.offset += name_end;
+        }
+        return Wrapped::Record(inner);
     }
     s.start = pos;
     Wrapped::Record(s)
+}
+
+/// A `grep -H` file name: a leading space-free token ending in `:` and followed by a
+/// digit or an uppercase letter (a stamp). Returns the offset after the `:`.
+fn grep_file_name(line: &[u8]) -> Option<usize> {
+    let colon = line
+        .iter()
+        .take(256)
+        .position(|&b| b == b':' || b == b' ')?;
+    let after = line.get(colon + 1)?;
+    (line.get(colon) == Some(&b':')
+        && colon > 0
+        && (after.is_ascii_digit() || after.is_ascii_uppercase()))
+    .then_some(colon + 1)
 }
 
 /// `<PRI>`: 1-3 digits up to 191.
@@ -470,8 +496,8 @@ fn after_tag<'a>(b: &'a [u8], pos: usize, env: &mut Envelope<'a>) -> usize {
 
 fn token_at(b: &[u8], pos: usize) -> &[u8] {
     let r = b.get(pos..).unwrap_or(&[]);
-    r.get(..memchr::memchr(b' ', r).unwrap_or(r.len()))
-        .unwrap_or(r)
+    let n = r.iter().position(|&c| c == b' ').unwrap_or(r.len());
+    r.get(..n).unwrap_or(r)
 }
 
 /// After a syslog stamp: `[host ][kernel: ][[uptime] ]`. A token that ends in `:` (other
@@ -484,7 +510,7 @@ fn after_stamp<'a>(b: &'a [u8], pos: usize, env: &mut Envelope<'a>) -> usize {
     if is_kernel_tag(tok) {
         return after_tag(b, pos + tok.len() + 1, env);
     }
-    if tok.is_empty() || tok.ends_with(b":") || memchr::memmem::find(tok, b"IN=").is_some() {
+    if tok.is_empty() || tok.ends_with(b":") || tok.windows(3).any(|w| w == b"IN=") {
         return pos;
     }
     env.host = std::str::from_utf8(tok).ok();

@@ -80,15 +80,18 @@ impl Parser {
             Wrapped::Skip => return Ok(None),
             Wrapped::Unsupported(e) => return Err(e),
         };
-        let Some(record) = record::parse(line, split.start, split.end)? else {
-            return Ok(None);
+        let mut ev = Event {
+            envelope: split.env,
+            record: Record::default(),
         };
+        // The record is filled in place: it is large, and moving it costs more than
+        // parsing some of its fields.
+        if !record::parse(line, split.start, split.end, &mut ev.record)? {
+            return Ok(None);
+        }
         if let Some(e) = split.damaged {
             return Err(e);
         }
-        Ok(Some(Event {
-            envelope: split.env,
-            record,
-        }))
+        Ok(Some(ev))
     }
 }

@@ -18,43 +18,61 @@ const CUT_WINDOW: std::ops::RangeInclusive<usize> = 960..=1024;
 /// prepend their own text (UniFi `DESCR="…"`), so leave room.
 const MAX_PREFIX: usize = 255;
 
+/// Byte range of a name in the line.
+type Span = (usize, usize);
+
 /// Where a candidate `IN=` anchor stands.
-enum Anchor<'a> {
+enum Anchor {
     /// Not an anchor (`LOGIN=root`, `IN= foo`).
     No,
     /// Shaped like one but broken (bad interface name, line ends inside it).
     Damaged(ParseError),
-    /// `IN=x OUT=y ` (also the 2.4-era `IN=x PHYSIN=p OUT=y `), body at `.3`.
-    Yes(&'a str, &'a str, Option<&'a str>, usize),
+    /// `IN=x OUT=y ` (also the 2.4-era `IN=x PHYSIN=p OUT=y `).
+    Yes {
+        in_iface: Span,
+        out_iface: Span,
+        phys_in: Option<Span>,
+        body: usize,
+    },
 }
 
-fn iface<'a>(b: &'a [u8], at: usize, what: &'static str) -> Result<&'a str, ParseError> {
-    let bad = || ParseError::new(ErrorKind::BadInterface(what), at);
-    if b.len() > 15 || b.iter().any(|&c| matches!(c, b':' | b'/' | b'=')) {
-        return Err(bad());
+/// Interface names: at most 15 bytes, none of `:` `/` `=` (the kernel's `dev_valid_name`).
+fn check_iface(b: &[u8], span: Span, what: &'static str) -> Result<(), ParseError> {
+    let name = b.get(span.0..span.1).unwrap_or(&[]);
+    if name.len() > 15 || name.iter().any(|&c| matches!(c, b':' | b'/' | b'=')) {
+        return Err(ParseError::new(ErrorKind::BadInterface(what), span.0));
     }
-    std::str::from_utf8(b).map_err(|_| ParseError::new(ErrorKind::InvalidUtf8(what), at))
+    Ok(())
 }
 
-/// Splits `b[at..]` (which starts with `IN=`) at the end of the next token.
+/// Index of the next space at or after `from`. Tokens are short: a plain loop.
 fn tok_end(b: &[u8], from: usize) -> Option<usize> {
-    memchr(b' ', b.get(from..)?).map(|i| from + i)
+    b.get(from..)?
+        .iter()
+        .position(|&c| c == b' ')
+        .map(|i| from + i)
 }
 
-fn anchor(b: &[u8], at: usize) -> Anchor<'_> {
+fn anchor(b: &[u8], at: usize) -> Anchor {
     let v = at + 3;
     let Some(e) = tok_end(b, v) else {
-        return Anchor::No;
+        // The line ends inside `IN=…`: a cut record if `IN=` starts a word or follows a
+        // typical prefix end (`LOGIN=root` at the end of an sshd line does not).
+        let starts_word = at == 0 || matches!(b.get(at - 1), Some(b' ' | b']' | b':'));
+        return if starts_word {
+            Anchor::Damaged(ParseError::new(ErrorKind::UnexpectedEnd("OUT="), b.len()))
+        } else {
+            Anchor::No
+        };
     };
     let mut rest = e + 1;
-    let mut physin = None;
-    if b.get(rest..).is_some_and(|r| r.starts_with(b"PHYSIN=")) {
-        if let Some(pe) = tok_end(b, rest + 7)
-            && b.get(pe + 1..).is_some_and(|r| r.starts_with(b"OUT="))
-        {
-            physin = Some((rest + 7, pe));
-            rest = pe + 1;
-        }
+    let mut phys_in = None;
+    if b.get(rest..).is_some_and(|r| r.starts_with(b"PHYSIN="))
+        && let Some(pe) = tok_end(b, rest + 7)
+        && b.get(pe + 1..).is_some_and(|r| r.starts_with(b"OUT="))
+    {
+        phys_in = Some((rest + 7, pe));
+        rest = pe + 1;
     }
     let tail = b.get(rest..).unwrap_or(&[]);
     if !tail.starts_with(b"OUT=") {
@@ -70,29 +88,36 @@ fn anchor(b: &[u8], at: usize) -> Anchor<'_> {
             b.len(),
         ));
     };
-    let get = |s: usize, e: usize, what| iface(b.get(s..e).unwrap_or(&[]), s, what);
-    let r = (|| {
-        let i = get(v, e, "IN=")?;
-        let o = get(ov, oe, "OUT=")?;
-        let p = physin.map(|(s, e)| get(s, e, "PHYSIN=")).transpose()?;
-        Ok((i, o, p))
-    })();
-    match r {
-        Ok((i, o, p)) => Anchor::Yes(i, o, p, oe + 1),
+    let checked = check_iface(b, (v, e), "IN=")
+        .and_then(|()| check_iface(b, (ov, oe), "OUT="))
+        .and_then(|()| phys_in.map_or(Ok(()), |p| check_iface(b, p, "PHYSIN=")));
+    match checked {
+        Ok(()) => Anchor::Yes {
+            in_iface: (v, e),
+            out_iface: (ov, oe),
+            phys_in,
+            body: oe + 1,
+        },
         Err(e) => Anchor::Damaged(e),
     }
 }
 
-/// Finds and parses the record in `line[from..to]`. `Ok(None)`: there is none.
+/// Finds the record in `line[from..to]` and parses it into `rec`. `Ok(false)`: there is
+/// none.
 pub(crate) fn parse<'a>(
     line: &'a [u8],
     from: usize,
     to: usize,
-) -> Result<Option<Record<'a>>, ParseError> {
+    rec: &mut Record<'a>,
+) -> Result<bool, ParseError> {
     let hay = line.get(..to).unwrap_or(line);
     let mut search = from;
     let mut damaged = None;
-    while let Some(i) = hay.get(search..).and_then(|r| memchr(b'=', r)) {
+    // The prefix is short and rarely holds `=`, so the first `=` is usually `IN=`'s.
+    while let Some(i) = hay
+        .get(search..)
+        .and_then(|r| r.iter().position(|&c| c == b'='))
+    {
         let eq = search + i;
         search = eq + 1;
         if eq < from + 2 || hay.get(eq - 2..eq) != Some(b"IN") {
@@ -103,57 +128,84 @@ pub(crate) fn parse<'a>(
             Anchor::Damaged(e) => {
                 damaged.get_or_insert(e);
             }
-            Anchor::Yes(in_iface, out_iface, physin, body) => {
-                return record(hay, from, eq - 2, in_iface, out_iface, physin, body);
+            Anchor::Yes {
+                in_iface,
+                out_iface,
+                phys_in,
+                body,
+            } => {
+                let head = Head {
+                    from,
+                    at: eq - 2,
+                    in_iface,
+                    out_iface,
+                    phys_in,
+                    body,
+                };
+                return record(hay, &head, rec);
             }
         }
     }
     match damaged {
         Some(e) => Err(e),
-        None => Ok(None),
+        None => Ok(false),
     }
 }
 
-fn record<'a>(
-    hay: &'a [u8],
+/// Positions of the prefix, anchor and body.
+struct Head {
     from: usize,
     at: usize,
-    in_iface: &'a str,
-    out_iface: &'a str,
-    phys_in: Option<&'a str>,
+    in_iface: Span,
+    out_iface: Span,
+    phys_in: Option<Span>,
     body: usize,
-) -> Result<Option<Record<'a>>, ParseError> {
-    let prefix_bytes = hay.get(from..at).unwrap_or(&[]);
+}
+
+fn record<'a>(hay: &'a [u8], h: &Head, rec: &mut Record<'a>) -> Result<bool, ParseError> {
+    let prefix_bytes = hay.get(h.from..h.at).unwrap_or(&[]);
     if prefix_bytes.len() > MAX_PREFIX {
         return Err(ParseError::new(
             ErrorKind::PrefixTooLong(prefix_bytes.len()),
-            from,
+            h.from,
         ));
     }
     if glued(prefix_bytes) {
-        return Err(ParseError::new(ErrorKind::GluedLines, from));
+        return Err(ParseError::new(ErrorKind::GluedLines, h.from));
     }
-    let prefix = std::str::from_utf8(prefix_bytes)
-        .map_err(|e| ParseError::new(ErrorKind::InvalidUtf8("prefix"), from + e.valid_up_to()))?;
+    if damaged_uptime(prefix_bytes) {
+        return Err(ParseError::new(
+            ErrorKind::BadTimestamp("printk uptime"),
+            h.from,
+        ));
+    }
     if hay
-        .get(body..)
+        .get(h.body..)
         .is_some_and(|r| r.starts_with(b"MAC source = "))
     {
-        return Ok(None); // ebtables --log: a different format, not a netfilter LOG record
+        return Ok(false); // ebtables --log: a different format, not a netfilter LOG record
     }
-    let mut rec = Record {
-        prefix,
-        in_iface,
-        out_iface,
-        phys_in,
-        ..Record::default()
-    };
-    let mut c = Cursor::new(hay, body);
-    match body_and_tail(&mut c, &mut rec) {
-        Ok(()) => Ok(Some(rec)),
-        Err(e) if cut_by_kernel(hay, from, &e) => {
+    // One UTF-8 validation covers the prefix and the interface names.
+    let head = std::str::from_utf8(hay.get(h.from..h.body).unwrap_or(&[])).map_err(|e| {
+        let at = h.from + e.valid_up_to();
+        let what = if at < h.at {
+            "prefix"
+        } else {
+            "interface name"
+        };
+        ParseError::new(ErrorKind::InvalidUtf8(what), at)
+    })?;
+    let name = |s: Span| head.get(s.0 - h.from..s.1 - h.from).unwrap_or_default();
+    rec.prefix = head.get(..h.at - h.from).unwrap_or_default();
+    rec.in_iface = name(h.in_iface);
+    rec.out_iface = name(h.out_iface);
+    rec.phys_in = h.phys_in.map(name);
+    let mut c = Cursor::new(hay, h.body);
+    match body_and_tail(&mut c, rec) {
+        Ok(()) => Ok(true),
+        Err(e) if cut_by_kernel(hay, h.from, &e) => {
             rec.cut = true;
-            Ok(Some(rec))
+            Ok(true)
         }
         Err(e) => Err(e),
     }
@@ -172,7 +224,10 @@ fn cut_by_kernel(hay: &[u8], from: usize, e: &ParseError) -> bool {
 /// A `hh:mm:ss` inside the prefix means another line's syslog header: a lost newline.
 fn glued(prefix: &[u8]) -> bool {
     let mut i = 0;
-    while let Some(k) = prefix.get(i..).and_then(|r| memchr(b':', r)) {
+    while let Some(k) = prefix
+        .get(i..)
+        .and_then(|r| r.iter().position(|&c| c == b':'))
+    {
         let p = i + k;
         i = p + 1;
         let d = |j: usize| prefix.get(j).is_some_and(u8::is_ascii_digit);
@@ -189,6 +244,17 @@ fn glued(prefix: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// A prefix that starts like a printk `[uptime]` (`[12345.6`) but is not one: the
+/// wrapper was damaged (a valid stamp would have been taken by the envelope).
+fn damaged_uptime(prefix: &[u8]) -> bool {
+    let digits = prefix
+        .iter()
+        .skip(1)
+        .take_while(|b| b.is_ascii_digit() || **b == b' ')
+        .count();
+    prefix.first() == Some(&b'[') && digits > 0 && prefix.get(1 + digits) == Some(&b'.')
 }
 
 fn body_and_tail<'a>(c: &mut Cursor<'a>, rec: &mut Record<'a>) -> Result<(), ParseError> {
@@ -217,7 +283,9 @@ fn body_and_tail<'a>(c: &mut Cursor<'a>, rec: &mut Record<'a>) -> Result<(), Par
 fn phys<'a>(c: &mut Cursor<'a>, what: &'static str) -> Result<&'a str, ParseError> {
     let at = c.pos();
     let tok = c.token();
-    let name = iface(tok, at, what)?;
+    check_iface(c.rest(), (0, tok.len()), what).map_err(|e| ParseError::new(e.kind, at))?;
+    let name =
+        std::str::from_utf8(tok).map_err(|_| ParseError::new(ErrorKind::InvalidUtf8(what), at))?;
     c.advance(tok.len());
     c.sep(what)?;
     Ok(name)
@@ -282,10 +350,11 @@ fn l3<'a>(
 ) -> Result<(), ParseError> {
     if c.eat(b"SRC=") {
         let (src, dst) = ip::addrs(c)?;
-        let mut p = Packet::new(src, dst);
-        let r = ip::packet_rest(c, &mut p, 0, dialect);
-        rec.l3 = L3::Ip(p);
-        return r;
+        rec.l3 = L3::Ip(Packet::new(src, dst));
+        if let L3::Ip(p) = &mut rec.l3 {
+            return ip::packet_rest(c, p, 0, dialect);
+        }
+        return Ok(());
     }
     if c.eat(b"ARP HTYPE=") {
         let mut a = Arp::default();
@@ -301,8 +370,39 @@ fn l3<'a>(
     if !r.is_empty() && (b"SRC=".starts_with(r) || b"ARP HTYPE=".starts_with(r)) {
         return Err(c.err(ErrorKind::UnexpectedEnd("SRC= or ARP")));
     }
-    // Nothing (or only the tail): a header-only record of an unknown ethertype.
-    Ok(())
+    // Nothing: only the netdev/bridge logger's header-only record for an ethertype it
+    // does not decode, which always carries the link layer. A MAC that shows IPv4, IPv6 or
+    // ARP (or no/partial link layer) means the line was cut.
+    if header_only_allowed(&rec.link) {
+        Ok(())
+    } else {
+        Err(c.err(ErrorKind::UnexpectedEnd("SRC= or ARP")))
+    }
+}
+
+/// Ethertypes the kernel decodes (IPv4, ARP, RARP, IPv6): a record never stops after them.
+fn decoded_ethertype(t: u16) -> bool {
+    matches!(t, 0x0800 | 0x0806 | 0x8035 | 0x86dd)
+}
+
+fn header_only_allowed(link: &Link<'_>) -> bool {
+    match link {
+        Link::Absent => false,
+        Link::Decoded(m) => !decoded_ethertype(m.proto),
+        Link::Mac { hex, .. } => {
+            // 14 bytes = 41 characters; the ethertype is bytes 12..14.
+            let b = hex.as_bytes();
+            let byte = |i: usize| {
+                b.get(i * 3..i * 3 + 2)
+                    .and_then(|p| std::str::from_utf8(p).ok())
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+            };
+            match (b.len() >= 41, byte(12), byte(13)) {
+                (true, Some(hi), Some(lo)) => !decoded_ethertype(u16::from_be_bytes([hi, lo])),
+                _ => false,
+            }
+        }
+    }
 }
 
 fn arp(c: &mut Cursor<'_>, a: &mut Arp) -> Result<(), ParseError> {

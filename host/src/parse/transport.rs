@@ -49,14 +49,14 @@ pub(crate) fn proto_part<'a>(
     match proto {
         Proto::Tcp => {
             let (spt, dpt) = ports(c)?;
-            let mut t = Tcp {
+            p.l4 = L4::Tcp(Tcp {
                 spt,
                 dpt,
                 ..Tcp::default()
-            };
-            let r = tcp(c, &mut t, dialect);
-            p.l4 = L4::Tcp(t);
-            r?;
+            });
+            if let L4::Tcp(t) = &mut p.l4 {
+                tcp(c, t, dialect)?;
+            }
         }
         Proto::Udp | Proto::UdpLite => {
             let (spt, dpt) = ports(c)?;
@@ -81,14 +81,14 @@ pub(crate) fn proto_part<'a>(
             c.expect(b"CODE=", "CODE=")?;
             let code = c.dec_u8("CODE")?;
             c.sep("CODE")?;
-            let mut i = Icmp {
+            p.l4 = L4::Icmp(Icmp {
                 ty,
                 code,
                 ..Icmp::default()
-            };
-            let r = icmp(c, &mut i, depth, dialect);
-            p.l4 = L4::Icmp(i);
-            r?;
+            });
+            if let L4::Icmp(i) = &mut p.l4 {
+                icmp(c, i, depth, dialect)?;
+            }
         }
         Proto::Ah | Proto::Esp => {
             c.expect(b"SPI=0x", "SPI=")?;
@@ -133,18 +133,24 @@ fn ports(c: &mut Cursor<'_>) -> Result<(u16, u16), ParseError> {
     Ok((spt, dpt))
 }
 
-/// Flags in the kernel's print order with their bits.
-const FLAGS: [(&[u8], u16); 9] = [
-    (b"AE", tcp_flags::AE),
-    (b"CWR", tcp_flags::CWR),
-    (b"ECE", tcp_flags::ECE),
-    (b"URG", tcp_flags::URG),
-    (b"ACK", tcp_flags::ACK),
-    (b"PSH", tcp_flags::PSH),
-    (b"RST", tcp_flags::RST),
-    (b"SYN", tcp_flags::SYN),
-    (b"FIN", tcp_flags::FIN),
-];
+/// A flag word at the start of `r`: (rank in the kernel's print order, bit, length).
+#[inline]
+fn flag_word(r: &[u8]) -> Option<(u8, u16, usize)> {
+    let (rank, bit, n) = match r {
+        [b'A', b'E', ..] => (0, tcp_flags::AE, 2),
+        [b'C', b'W', b'R', ..] => (1, tcp_flags::CWR, 3),
+        [b'E', b'C', b'E', ..] => (2, tcp_flags::ECE, 3),
+        [b'U', b'R', b'G', ..] => (3, tcp_flags::URG, 3),
+        [b'A', b'C', b'K', ..] => (4, tcp_flags::ACK, 3),
+        [b'P', b'S', b'H', ..] => (5, tcp_flags::PSH, 3),
+        [b'R', b'S', b'T', ..] => (6, tcp_flags::RST, 3),
+        [b'S', b'Y', b'N', ..] => (7, tcp_flags::SYN, 3),
+        [b'F', b'I', b'N', ..] => (8, tcp_flags::FIN, 3),
+        _ => return None,
+    };
+    // `URGP=` starts like `URG`: a flag is a whole word.
+    matches!(r.get(n), None | Some(b' ')).then_some((rank, bit, n))
+}
 
 fn tcp<'a>(c: &mut Cursor<'a>, t: &mut Tcp<'a>, dialect: &mut Dialect) -> Result<(), ParseError> {
     if c.eat(b"SEQ=") {
@@ -165,19 +171,15 @@ fn tcp<'a>(c: &mut Cursor<'a>, t: &mut Tcp<'a>, dialect: &mut Dialect) -> Result
     } else {
         *dialect = Dialect::Ulogd; // ulogd prints no RES=
     }
-    // Bare flag words in fixed order; `URGP=` ends the list (it starts like `URG`).
+    // Bare flag words, each at most once, in the kernel's fixed order.
     let mut next = 0;
-    'words: loop {
-        let r = c.rest();
-        for (k, (name, bit)) in FLAGS.iter().enumerate().skip(next) {
-            if r.starts_with(name) && matches!(r.get(name.len()), None | Some(b' ')) {
-                t.flags |= bit;
-                c.advance(name.len() + 1);
-                next = k + 1;
-                continue 'words;
-            }
+    while let Some((rank, bit, n)) = flag_word(c.rest()) {
+        if rank < next {
+            break;
         }
-        break;
+        t.flags |= bit;
+        c.advance(n + 1);
+        next = rank + 1;
     }
     c.expect(b"URGP=", "URGP= (or TCP flags in kernel order)")?;
     t.urgp = Some(c.dec_u16("URGP")?);

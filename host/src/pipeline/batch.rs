@@ -4,15 +4,29 @@ use crate::parse::Event;
 use portcullis_abi::record::{self, NO_STRING, RECORD_SIZE, RecordFields, RecordView};
 use std::collections::HashMap;
 
-/// Events as fixed-size records plus the strings they refer to.
+/// A note a stage attached to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    /// Index of the event in the batch.
+    pub event: u32,
+    /// Name.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// Events as fixed-size records plus the strings they refer to, and the notes stages
+/// attached to them.
 #[derive(Debug, Default)]
 pub struct EncodedBatch {
     /// `len() * RECORD_SIZE` bytes.
     pub records: Vec<u8>,
-    /// The string table (prefixes, interface names) the records index into.
+    /// The string table (prefixes, interface names, enrichment) the records index into.
     pub strings: Vec<String>,
     /// The host clock when the batch is handed over, unix milliseconds.
     pub now_ms: i64,
+    /// Notes other than the well-known enrichment keys, which live in the records.
+    pub annotations: Vec<Annotation>,
     index: HashMap<String, u32>,
 }
 
@@ -39,10 +53,12 @@ impl EncodedBatch {
     pub fn clear(&mut self) {
         self.records.clear();
         self.strings.clear();
+        self.annotations.clear();
         self.index.clear();
     }
 
-    fn intern(&mut self, s: &str) -> u32 {
+    /// The index of `s` in the string table, adding it if new.
+    pub fn intern(&mut self, s: &str) -> u32 {
         if s.is_empty() {
             return NO_STRING;
         }
@@ -70,6 +86,7 @@ impl EncodedBatch {
             proto: ev.proto_number().unwrap_or(0),
             ttl: ev.ttl().unwrap_or(0),
             icmp: ev.icmp_type_code(),
+            geo: record::GeoFields::default(),
         };
         self.push_fields(&fields);
     }
@@ -86,13 +103,14 @@ impl EncodedBatch {
         RecordView::new(self.records.get(i * RECORD_SIZE..)?)
     }
 
-    /// Keeps only the events whose verdict is "keep" (an empty verdict list keeps all).
-    /// Returns how many were dropped.
+    /// Keeps only the events whose verdict is "keep" (an empty verdict list keeps all),
+    /// with their notes. Returns how many were dropped.
     pub fn retain(&mut self, verdicts: &[u8]) -> usize {
         if verdicts.is_empty() {
             return 0;
         }
         let before = self.len();
+        let mut new_index = vec![u32::MAX; before];
         let mut write = 0;
         for (read, v) in verdicts.iter().enumerate().take(before) {
             if *v == portcullis_abi::VERDICT_DROP {
@@ -104,10 +122,55 @@ impl EncodedBatch {
                     write * RECORD_SIZE,
                 );
             }
+            new_index[read] = write as u32;
             write += 1;
         }
         self.records.truncate(write * RECORD_SIZE);
+        if !self.annotations.is_empty() {
+            self.annotations
+                .retain_mut(|a| match new_index.get(a.event as usize) {
+                    Some(&i) if i != u32::MAX => {
+                        a.event = i;
+                        true
+                    }
+                    _ => false,
+                });
+        }
         before - write
+    }
+
+    /// Takes a stage's notes: the well-known enrichment keys (`country`, `asn`, `org`,
+    /// `city`) are written into the event's record, where every later stage reads them;
+    /// the others are kept as notes. Values that do not fit their field are ignored.
+    pub fn annotate(&mut self, notes: Vec<Annotation>) {
+        for a in notes {
+            let i = a.event as usize;
+            let Some(view) = self.record(i) else { continue };
+            let mut geo = view.geo();
+            match a.key.as_str() {
+                "country" => match a.value.as_bytes() {
+                    [x, y] if x.is_ascii_alphabetic() && y.is_ascii_alphabetic() => {
+                        geo.country = Some([x.to_ascii_uppercase(), y.to_ascii_uppercase()]);
+                    }
+                    _ => continue,
+                },
+                "asn" => {
+                    let digits = a.value.trim_start_matches("AS");
+                    match digits.parse::<u32>() {
+                        Ok(n) if n != 0 => geo.asn = Some(n),
+                        _ => continue,
+                    }
+                }
+                "org" => geo.org = self.intern(&a.value),
+                "city" => geo.city = self.intern(&a.value),
+                _ => {
+                    self.annotations.push(a);
+                    continue;
+                }
+            }
+            let at = i * RECORD_SIZE;
+            record::write_geo(&mut self.records[at..at + RECORD_SIZE], &geo);
+        }
     }
 }
 
@@ -115,6 +178,44 @@ impl EncodedBatch {
 mod tests {
     use super::*;
     use std::net::IpAddr;
+
+    fn note(event: u32, key: &str, value: &str) -> Annotation {
+        Annotation {
+            event,
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn well_known_notes_go_into_records_and_others_follow_their_event() {
+        let mut b = EncodedBatch::default();
+        for s in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+            b.push_fields(&fields(s));
+        }
+        b.annotate(vec![
+            note(1, "country", "us"),
+            note(1, "asn", "AS22616"),
+            note(1, "org", "ZSCALER, INC."),
+            note(2, "country", "USA"),
+            note(2, "asn", "lots"),
+            note(2, "label", "scanner"),
+            note(0, "label", "first"),
+            note(9, "country", "DE"),
+        ]);
+        let r = b.record(1).unwrap();
+        assert_eq!((r.country(), r.asn()), (Some(*b"US"), Some(22_616)));
+        assert_eq!(b.strings[r.org_id() as usize], "ZSCALER, INC.");
+        assert_eq!(b.record(2).unwrap().geo(), record::GeoFields::default());
+        assert_eq!(
+            b.annotations,
+            [note(2, "label", "scanner"), note(0, "label", "first")]
+        );
+        // Dropping event 0 renumbers the notes of the events that stay.
+        b.retain(&[1, 0, 0]);
+        assert_eq!(b.annotations, [note(1, "label", "scanner")]);
+        assert_eq!(b.record(0).unwrap().country(), Some(*b"US"));
+    }
 
     fn fields(src: &str) -> RecordFields {
         RecordFields {

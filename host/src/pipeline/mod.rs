@@ -1,14 +1,16 @@
 //! The stage chain: runs each batch through the configured stages in order, removing what a
-//! stage drops before the next one sees it, and collects the stages' decisions.
+//! stage drops before the next one sees it, carrying notes between stages, and collecting
+//! the stages' decisions.
 //!
-//! A stage that fails (trap, timeout, memory limit, invalid result) does not stop the
-//! chain: its `on_error` policy decides whether the batch passes on untouched (`pass`) or
-//! stops there (`drop`), and the failure is counted and logged.
+//! A stage that fails (trap, timeout, memory or fuel limit, invalid result) does not stop
+//! the chain: its `on_error` policy decides whether the batch passes on untouched (`pass`)
+//! or stops there (`drop`), and the failure is counted and logged. A stage disabled after
+//! too many failures in a row is treated as failing every batch.
 
 pub mod batch;
 
 use crate::action::Decision;
-use crate::plugin::{PluginError, StageInstance, StageOutput};
+use crate::plugin::{PluginError, StageInstance};
 use batch::EncodedBatch;
 use std::sync::Arc;
 
@@ -23,29 +25,12 @@ pub enum OnError {
     Drop,
 }
 
-/// Anything that can act as a stage; [`StageInstance`] in production.
-pub trait StageRunner {
-    /// The stage's name.
-    fn name(&self) -> &str;
-    /// Processes a batch.
-    fn process(&mut self, batch: &mut EncodedBatch) -> Result<StageOutput, PluginError>;
-}
-
-impl StageRunner for StageInstance {
-    fn name(&self) -> &str {
-        StageInstance::name(self)
-    }
-    fn process(&mut self, batch: &mut EncodedBatch) -> Result<StageOutput, PluginError> {
-        StageInstance::process(self, batch)
-    }
-}
-
 /// Counters for one stage.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StageStats {
     /// Events handed to the stage.
     pub events_in: u64,
-    /// Events the stage dropped.
+    /// Events the stage dropped (or that its failures dropped under `on_error = "drop"`).
     pub dropped: u64,
     /// Calls that failed.
     pub failures: u64,
@@ -53,27 +38,34 @@ pub struct StageStats {
     pub actions: u64,
 }
 
-struct Slot<S> {
-    stage: S,
+struct Slot {
+    stage: StageInstance,
     name: Arc<str>,
     on_error: OnError,
     stats: StageStats,
 }
 
 /// The ordered chain of stages.
-pub struct Pipeline<S: StageRunner = StageInstance> {
-    slots: Vec<Slot<S>>,
+#[derive(Default)]
+pub struct Pipeline {
+    slots: Vec<Slot>,
+    snapshot_interval_ms: i64,
+    last_snapshot_ms: Option<i64>,
 }
 
-impl<S: StageRunner> Default for Pipeline<S> {
-    fn default() -> Self {
-        Pipeline { slots: Vec::new() }
+impl Pipeline {
+    /// An empty chain that snapshots its stages' state at most every `snapshot_interval_ms`
+    /// (0: after every batch).
+    pub fn new(snapshot_interval_ms: i64) -> Self {
+        Pipeline {
+            slots: Vec::new(),
+            snapshot_interval_ms,
+            last_snapshot_ms: None,
+        }
     }
-}
 
-impl<S: StageRunner> Pipeline<S> {
     /// Appends a stage.
-    pub fn push(&mut self, stage: S, on_error: OnError) {
+    pub fn push(&mut self, stage: StageInstance, on_error: OnError) {
         let name = stage.name().into();
         self.slots.push(Slot {
             stage,
@@ -88,8 +80,23 @@ impl<S: StageRunner> Pipeline<S> {
         self.slots.iter().map(|s| (&*s.name, s.stats))
     }
 
+    /// The stages, in order.
+    pub fn stages_mut(&mut self) -> impl Iterator<Item = &mut StageInstance> {
+        self.slots.iter_mut().map(|s| &mut s.stage)
+    }
+
+    fn failure(slot: &mut Slot, e: &PluginError, batch: Option<&mut EncodedBatch>) {
+        slot.stats.failures += 1;
+        tracing::warn!(stage = %slot.name, policy = ?slot.on_error, "{e}");
+        if let (OnError::Drop, Some(batch)) = (slot.on_error, batch) {
+            slot.stats.dropped += batch.len() as u64;
+            batch.clear();
+        }
+    }
+
     /// Runs `batch` through every stage. On return the batch holds the events that every
-    /// stage kept; the result is every decision, in stage order.
+    /// stage kept; the result is every decision, in stage order. State snapshots are taken
+    /// when due.
     pub fn run(&mut self, batch: &mut EncodedBatch) -> Vec<Decision> {
         let mut decisions = Vec::new();
         for slot in &mut self.slots {
@@ -97,28 +104,83 @@ impl<S: StageRunner> Pipeline<S> {
                 break;
             }
             slot.stats.events_in += batch.len() as u64;
+            if slot.stage.is_disabled() {
+                if slot.on_error == OnError::Drop {
+                    slot.stats.dropped += batch.len() as u64;
+                    batch.clear();
+                }
+                continue;
+            }
             match slot.stage.process(batch) {
                 Ok(out) => {
+                    // Notes use the indexes the stage saw: apply them before dropping.
+                    batch.annotate(out.annotations);
                     slot.stats.dropped += batch.retain(&out.verdicts) as u64;
                     slot.stats.actions += out.actions.len() as u64;
-                    for a in &out.annotations {
-                        tracing::trace!(stage = %slot.name, event = a.event, key = %a.key, value = %a.value, "annotation");
-                    }
                     decisions.extend(out.actions.into_iter().map(|action| Decision {
                         action,
                         stage: slot.name.clone(),
                     }));
                 }
-                Err(e) => {
-                    slot.stats.failures += 1;
-                    tracing::warn!(stage = %slot.name, policy = ?slot.on_error, "{e}");
-                    if slot.on_error == OnError::Drop {
-                        slot.stats.dropped += batch.len() as u64;
-                        batch.clear();
-                    }
+                Err(e) => Self::failure(slot, &e, Some(batch)),
+            }
+        }
+        self.snapshot_if_due(batch.now_ms);
+        decisions
+    }
+
+    /// Lets every stage act on the passage of time.
+    pub fn tick(&mut self, now_ms: i64) -> Vec<Decision> {
+        let mut decisions = Vec::new();
+        for slot in &mut self.slots {
+            if slot.stage.is_disabled() {
+                continue;
+            }
+            match slot.stage.tick(now_ms) {
+                Ok(actions) => {
+                    slot.stats.actions += actions.len() as u64;
+                    decisions.extend(actions.into_iter().map(|action| Decision {
+                        action,
+                        stage: slot.name.clone(),
+                    }));
                 }
+                Err(e) => Self::failure(slot, &e, None),
             }
         }
         decisions
+    }
+
+    fn snapshot_if_due(&mut self, now_ms: i64) {
+        let due = match self.last_snapshot_ms {
+            None => true,
+            Some(last) => now_ms.saturating_sub(last) >= self.snapshot_interval_ms,
+        };
+        if !due {
+            return;
+        }
+        self.last_snapshot_ms = Some(now_ms);
+        for slot in &mut self.slots {
+            if slot.stage.is_disabled() {
+                continue;
+            }
+            if let Err(e) = slot.stage.snapshot() {
+                Self::failure(slot, &e, None);
+            }
+        }
+    }
+
+    /// Snapshots every stage now; returns (stage name, state bytes) for those that answered.
+    pub fn snapshot_all(&mut self) -> Vec<(Arc<str>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for slot in &mut self.slots {
+            if slot.stage.is_disabled() {
+                continue;
+            }
+            match slot.stage.snapshot() {
+                Ok(bytes) => out.push((slot.name.clone(), bytes.to_vec())),
+                Err(e) => Self::failure(slot, &e, None),
+            }
+        }
+        out
     }
 }

@@ -6,4 +6,4 @@ wasmtime::component::bindgen!({
     world: "stage",
 });
 
-pub use portcullis::plugin::types;
+pub use self::portcullis::plugin::types;

@@ -2,20 +2,45 @@
 
 use super::bindings::portcullis::plugin::{host, types};
 use crate::clock::Clock;
+use crate::geo::Geo;
+use crate::metrics::PluginMetrics;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use wasmtime::StoreLimits;
 
 /// Longest plugin log message kept; the rest is cut so a plugin cannot flood the log.
 const MAX_LOG_BYTES: usize = 4096;
+/// Most addresses answered by one `geo-lookup` call; the rest get `none`.
+const MAX_GEO_BATCH: usize = 65_536;
+
+/// What every stage's imports reach: the clock, the GeoIP databases, the metrics.
+#[derive(Clone)]
+pub struct HostServices {
+    /// The host's clock.
+    pub clock: Arc<dyn Clock>,
+    /// The GeoIP/ASN databases (possibly empty).
+    pub geo: Arc<Geo>,
+    /// Where plugin metrics go.
+    pub metrics: Arc<PluginMetrics>,
+}
 
 /// Per-stage store data.
 pub struct StageState {
     pub stage: Arc<str>,
-    pub clock: Arc<dyn Clock>,
+    pub services: HostServices,
     pub limits: StoreLimits,
 }
 
 impl types::Host for StageState {}
+
+fn ip_from_wit(a: &types::IpAddr) -> IpAddr {
+    match *a {
+        types::IpAddr::V4(v) => IpAddr::V4(Ipv4Addr::from(v)),
+        types::IpAddr::V6((hi, lo)) => {
+            IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
+        }
+    }
+}
 
 impl host::Host for StageState {
     fn log(&mut self, level: types::LogLevel, message: String) {
@@ -38,6 +63,34 @@ impl host::Host for StageState {
     }
 
     fn now_ms(&mut self) -> i64 {
-        self.clock.now_ms()
+        self.services.clock.now_ms()
+    }
+
+    fn geo_lookup(&mut self, addrs: Vec<types::IpAddr>) -> Vec<Option<types::Geo>> {
+        let geo = &self.services.geo;
+        addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i >= MAX_GEO_BATCH || geo.is_empty() {
+                    return None;
+                }
+                geo.lookup(ip_from_wit(a)).map(|g| types::Geo {
+                    country: g.country,
+                    country_name: g.country_name,
+                    city: g.city,
+                    asn: g.asn,
+                    org: g.org,
+                })
+            })
+            .collect()
+    }
+
+    fn counter_add(&mut self, name: String, delta: u64) {
+        self.services.metrics.counter_add(&self.stage, &name, delta);
+    }
+
+    fn gauge_set(&mut self, name: String, value: f64) {
+        self.services.metrics.gauge_set(&self.stage, &name, value);
     }
 }

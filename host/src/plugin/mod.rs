@@ -6,14 +6,18 @@
 //! filesystem, no network, no clock but the host's.
 
 mod bindings;
+mod cache;
+mod describe;
 mod error;
 mod host_impl;
 mod runtime;
 mod stage;
 
+pub use describe::{ConfigKey, Description};
 pub use error::PluginError;
-pub use runtime::{LoadedPlugin, PluginSource, Runtime};
-pub use stage::{StageInstance, StageLimits, StageOutput};
+pub use host_impl::HostServices;
+pub use runtime::{CONTRACT, LoadedPlugin, PluginSource, Runtime, RuntimeOptions};
+pub use stage::{StageInstance, StageLimits, StageOutput, describe_plugin};
 
 /// The standard plugins compiled into this binary by `build.rs`.
 pub mod standard {

@@ -1,7 +1,9 @@
-//! The engine every stage shares, and loading components into it.
+//! The engine every stage shares, and loading components into it: compiled once, cached
+//! precompiled on disk, checked against the contract.
 
 use super::PluginError;
 use super::bindings::{Stage, StagePre};
+use super::cache::CompiledCache;
 use super::host_impl::StageState;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -15,9 +17,13 @@ use wasmtime::{Config, Engine};
 
 /// How often the epoch advances; a stage's deadline is a whole number of ticks.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// The contract this host speaks.
+pub const CONTRACT: &str = "portcullis:plugin@0.2.0";
+const CONTRACT_PACKAGE: &str = "portcullis:plugin/";
+const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Where a stage's component comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PluginSource {
     /// A standard plugin built into the binary.
     Standard(&'static str),
@@ -50,6 +56,22 @@ impl PluginSource {
             PluginSource::File(p) => format!("plugin file {}", p.display()),
         }
     }
+
+    fn bytes(&self) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
+        match self {
+            PluginSource::Standard(name) => {
+                Ok(super::standard::get(name).unwrap_or_default().into())
+            }
+            PluginSource::File(path) => {
+                std::fs::read(path)
+                    .map(Into::into)
+                    .map_err(|source| PluginError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+            }
+        }
+    }
 }
 
 /// A component compiled and checked against the contract, ready to instantiate.
@@ -66,21 +88,37 @@ impl LoadedPlugin {
     }
 }
 
+/// How the engine is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Meter fuel, so stages can have a fuel budget (costs 10-30% of plugin compute).
+    pub fuel: bool,
+    /// Where precompiled components are kept; `None`: compile in memory every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
 /// One wasmtime engine with an epoch ticker; drop it to stop the ticker.
 pub struct Runtime {
     engine: Engine,
+    fuel: bool,
+    cache: Option<CompiledCache>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
     seeds: RandomState,
 }
 
 impl Runtime {
-    /// Creates the engine: Cranelift, epoch interruption for deadlines, a small wasm stack.
-    pub fn new() -> Result<Self, PluginError> {
+    /// Creates the engine: Cranelift, epoch interruption for deadlines, a small wasm stack,
+    /// fuel metering if asked for.
+    pub fn new(options: RuntimeOptions) -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.max_wasm_stack(512 * 1024);
+        config.consume_fuel(options.fuel);
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        let cache = options
+            .cache_dir
+            .map(|dir| CompiledCache::new(dir, &engine));
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
@@ -97,6 +135,8 @@ impl Runtime {
         };
         Ok(Runtime {
             engine,
+            fuel: options.fuel,
+            cache,
             stop,
             ticker: Some(ticker),
             seeds: RandomState::new(),
@@ -107,41 +147,100 @@ impl Runtime {
         &self.engine
     }
 
-    /// Compiles a component and checks it against the contract.
+    /// Whether the engine meters fuel.
+    pub fn meters_fuel(&self) -> bool {
+        self.fuel
+    }
+
+    /// Compiles (or loads precompiled from the cache) a component and checks it against
+    /// the contract.
     pub fn load(&self, source: &PluginSource) -> Result<LoadedPlugin, PluginError> {
         let origin = source.describe();
-        let component = match source {
-            PluginSource::Standard(name) => {
-                let bytes = super::standard::get(name).unwrap_or_default();
-                Component::new(&self.engine, bytes)
-            }
-            PluginSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                Component::new(&self.engine, bytes)
-            }
-        }
-        .map_err(|e| PluginError::NotComponent {
+        let bytes = source.bytes()?;
+        let not_component = |e: wasmtime::Error| PluginError::NotComponent {
             origin: origin.clone(),
             reason: root_cause(&e),
-        })?;
+        };
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&bytes).map_err(not_component)?,
+            None => Component::new(&self.engine, &bytes).map_err(not_component)?,
+        };
+        self.check_world(&component, &origin)?;
         let linker = self.linker_for(&component, &origin)?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::WrongWorld {
-                origin: origin.clone(),
-                reason: root_cause(&e),
-            })?;
-        let pre = StagePre::new(pre).map_err(|e| PluginError::WrongWorld {
+        let wrong = |e: wasmtime::Error| PluginError::WrongWorld {
             origin: origin.clone(),
             reason: root_cause(&e),
-        })?;
+        };
+        let pre = linker.instantiate_pre(&component).map_err(wrong)?;
+        let pre = StagePre::new(pre).map_err(wrong)?;
         Ok(LoadedPlugin {
             origin: origin.into(),
             pre,
         })
+    }
+
+    /// Compiles a component into the cache without loading it further (ahead-of-time
+    /// compilation for `portcullis plugin compile`). Returns whether it was compiled now
+    /// (false: it was already cached).
+    pub fn precompile(&self, source: &PluginSource) -> Result<bool, PluginError> {
+        let origin = source.describe();
+        let bytes = source.bytes()?;
+        let Some(cache) = &self.cache else {
+            return Err(PluginError::Engine(
+                "no cache directory to precompile into".into(),
+            ));
+        };
+        let fresh = !cache.contains(&bytes);
+        let component = cache
+            .load_or_compile(&bytes)
+            .map_err(|e| PluginError::NotComponent {
+                origin: origin.clone(),
+                reason: root_cause(&e),
+            })?;
+        self.check_world(&component, &origin)?;
+        Ok(fresh)
+    }
+
+    /// Says what is wrong when a component was built for another contract version or
+    /// implements something else entirely.
+    fn check_world(&self, component: &Component, origin: &str) -> Result<(), PluginError> {
+        let wrong = |reason: String| PluginError::WrongWorld {
+            origin: origin.to_string(),
+            reason,
+        };
+        let ty = component.component_type();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let ours = exports
+            .iter()
+            .chain(&imports)
+            .filter(|n| n.starts_with(CONTRACT_PACKAGE));
+        for name in ours {
+            let version = name.rsplit_once('@').map(|(_, v)| v).unwrap_or("(none)");
+            if version != CONTRACT_VERSION {
+                return Err(wrong(format!(
+                    "it was built for portcullis:plugin@{version} ({name}); this host speaks {CONTRACT}: rebuild it against the current SDK"
+                )));
+            }
+        }
+        let wanted = format!("{CONTRACT_PACKAGE}plugin@{CONTRACT_VERSION}");
+        if !exports.contains(&wanted) {
+            let have = if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            };
+            return Err(wrong(format!(
+                "it does not export {wanted} (it exports {have})"
+            )));
+        }
+        Ok(())
     }
 
     /// A linker with the contract's imports, and every WASI import a Rust `std` guest
@@ -161,7 +260,7 @@ impl Runtime {
             .map_err(|e| wrong(root_cause(&e)))?;
         let ty = component.component_type();
         for (name, _) in ty.imports(&self.engine) {
-            if name.starts_with("portcullis:plugin/") {
+            if name.starts_with(CONTRACT_PACKAGE) {
                 continue;
             }
             if !name.starts_with("wasi:") {
@@ -194,7 +293,7 @@ impl Drop for Runtime {
     }
 }
 
-/// The innermost message of a wasmtime error chain, which is the one that says what is wrong.
+/// The messages of a wasmtime error chain, joined; the innermost says what is wrong.
 pub(crate) fn root_cause(e: &wasmtime::Error) -> String {
     let mut msgs: Vec<String> = e.chain().map(|c| c.to_string()).collect();
     msgs.dedup();

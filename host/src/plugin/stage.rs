@@ -1,19 +1,20 @@
-//! One pipeline stage: a plugin instance in its own store, called under a deadline and a
-//! memory limit, re-created after a failure.
+//! One pipeline stage: a plugin instance in its own store, called under a deadline, a
+//! memory limit and optionally a fuel budget; re-created from its last snapshot after a
+//! failure, and disabled after too many failures in a row.
 
 use super::PluginError;
 use super::bindings::Stage;
 use super::bindings::types as wit;
-use super::host_impl::StageState;
+use super::describe::Description;
+use super::host_impl::{HostServices, StageState};
 use super::runtime::{EPOCH_TICK, LoadedPlugin, Runtime, root_cause};
 use crate::action::Action;
-use crate::clock::Clock;
-use crate::pipeline::batch::EncodedBatch;
+use crate::pipeline::batch::{Annotation, EncodedBatch};
 use portcullis_abi::net::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 
 /// Longest ban reason kept from a plugin.
 const MAX_REASON_BYTES: usize = 256;
@@ -25,6 +26,10 @@ pub struct StageLimits {
     pub timeout: Duration,
     /// Most linear memory the instance may grow to, bytes.
     pub memory_bytes: usize,
+    /// WebAssembly instructions (roughly) one call may execute; `None`: unmetered.
+    pub fuel: Option<u64>,
+    /// Failed calls in a row after which the stage is disabled.
+    pub max_failures: u32,
 }
 
 impl Default for StageLimits {
@@ -32,19 +37,10 @@ impl Default for StageLimits {
         StageLimits {
             timeout: Duration::from_millis(250),
             memory_bytes: 64 << 20,
+            fuel: None,
+            max_failures: 5,
         }
     }
-}
-
-/// A note a plugin attached to one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Annotation {
-    /// Index of the event in the batch the stage saw.
-    pub event: u32,
-    /// Name.
-    pub key: String,
-    /// Value.
-    pub value: String,
 }
 
 /// What a stage decided about a batch, validated.
@@ -62,37 +58,65 @@ pub struct StageOutput {
 pub struct StageInstance {
     name: Arc<str>,
     plugin: LoadedPlugin,
+    engine: Engine,
     config_json: String,
     limits: StageLimits,
-    clock: Arc<dyn Clock>,
+    services: HostServices,
+    description: Description,
     live: Option<(Store<StageState>, Stage)>,
+    last_snapshot: Option<Vec<u8>>,
+    failures_in_a_row: u32,
+    disabled: bool,
 }
 
 impl StageInstance {
-    /// Instantiates `plugin` and calls its `init` with `config_json`.
+    /// Instantiates `plugin`, asks for its description and calls its `init`.
     pub fn new(
         runtime: &Runtime,
         plugin: &LoadedPlugin,
         name: &str,
         config_json: String,
         limits: StageLimits,
-        clock: Arc<dyn Clock>,
+        services: HostServices,
     ) -> Result<Self, PluginError> {
         let mut stage = StageInstance {
             name: name.into(),
             plugin: plugin.clone(),
+            engine: runtime.engine().clone(),
             config_json,
             limits,
-            clock,
+            services,
+            description: Description::default(),
             live: None,
+            last_snapshot: None,
+            failures_in_a_row: 0,
+            disabled: false,
         };
-        stage.live = Some(stage.instantiate(runtime.engine())?);
+        let (mut store, instance) = stage.instantiate()?;
+        stage.arm(&mut store);
+        let d = instance
+            .portcullis_plugin_plugin()
+            .call_describe(&mut store)
+            .map_err(|e| stage.trap("describe", &e))?;
+        stage.description = Description::from_wit(d);
+        stage.init(&mut store, &instance)?;
+        stage.live = Some((store, instance));
         Ok(stage)
     }
 
     /// The stage's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What the plugin said about itself.
+    pub fn description(&self) -> &Description {
+        &self.description
+    }
+
+    /// Whether the stage was disabled after too many failures in a row.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
     }
 
     fn trap(&self, call: &'static str, e: &wasmtime::Error) -> PluginError {
@@ -110,6 +134,10 @@ impl StageInstance {
                     self.limits.timeout.as_millis()
                 )
             }
+            Some(Trap::OutOfFuel) => format!(
+                "exceeded its fuel budget of {} per call",
+                self.limits.fuel.unwrap_or_default()
+            ),
             // The trap code says what happened; the rest of the chain is an unsymbolised
             // wasm backtrace that helps nobody reading the log.
             Some(trap) => format!("trapped: {trap}"),
@@ -122,21 +150,11 @@ impl StageInstance {
         }
     }
 
-    fn set_deadline(&self, store: &mut Store<StageState>) {
-        let ticks = self
-            .limits
-            .timeout
-            .as_millis()
-            .div_ceil(EPOCH_TICK.as_millis())
-            .max(1);
-        // +1: the current tick may be about to end.
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+    fn arm(&self, store: &mut Store<StageState>) {
+        arm(&self.limits, store);
     }
 
-    fn instantiate(
-        &self,
-        engine: &wasmtime::Engine,
-    ) -> Result<(Store<StageState>, Stage), PluginError> {
+    fn instantiate(&self) -> Result<(Store<StageState>, Stage), PluginError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .instances(32)
@@ -146,43 +164,104 @@ impl StageInstance {
             .build();
         let state = StageState {
             stage: self.name.clone(),
-            clock: self.clock.clone(),
+            services: self.services.clone(),
             limits,
         };
-        let mut store = Store::new(engine, state);
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
-        self.set_deadline(&mut store);
+        self.arm(&mut store);
         let stage = self
             .plugin
             .pre
             .instantiate(&mut store)
             .map_err(|e| self.trap("instantiate", &e))?;
-        self.set_deadline(&mut store);
-        let init = stage
-            .portcullis_plugin_plugin()
-            .call_init(&mut store, &self.config_json);
-        match init {
-            Ok(Ok(())) => Ok((store, stage)),
-            Ok(Err(wit::ConfigError { key, message })) => Err(PluginError::Config {
-                stage: self.name.to_string(),
-                key,
-                message,
-            }),
-            Err(e) => Err(self.trap("init", &e)),
-        }
+        Ok((store, stage))
     }
 
-    /// Runs the plugin over `batch`. On a trap, timeout or memory exhaustion the instance is
-    /// discarded and re-created (its `init` called again) before the error is returned, so
-    /// the next batch meets a fresh instance.
+    /// Calls `init`, then `restore` with the last snapshot if there is one.
+    fn init(&self, store: &mut Store<StageState>, stage: &Stage) -> Result<(), PluginError> {
+        self.arm(store);
+        match stage
+            .portcullis_plugin_plugin()
+            .call_init(&mut *store, &self.config_json)
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(wit::ConfigError { key, message })) => {
+                return Err(PluginError::Config {
+                    stage: self.name.to_string(),
+                    key,
+                    message,
+                });
+            }
+            Err(e) => return Err(self.trap("init", &e)),
+        }
+        if let Some(state) = &self.last_snapshot {
+            self.arm(store);
+            match stage
+                .portcullis_plugin_plugin()
+                .call_restore(&mut *store, state)
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => {
+                    tracing::warn!(stage = %self.name, "refused its saved state, starting afresh: {message}");
+                }
+                Err(e) => return Err(self.trap("restore", &e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The live instance, re-created (init + last snapshot) if the previous one failed.
+    fn live(&mut self) -> Result<&mut (Store<StageState>, Stage), PluginError> {
+        if self.live.is_none() {
+            let (mut store, stage) = self.instantiate()?;
+            self.init(&mut store, &stage)?;
+            self.live = Some((store, stage));
+        }
+        Ok(self.live.as_mut().expect("just set"))
+    }
+
+    /// Counts a failure; disables the stage when there have been too many in a row.
+    fn failed(&mut self, err: PluginError) -> PluginError {
+        self.live = None;
+        self.failures_in_a_row += 1;
+        if self.failures_in_a_row >= self.limits.max_failures && !self.disabled {
+            self.disabled = true;
+            tracing::error!(
+                stage = %self.name,
+                "DISABLED after {} failed calls in a row; its batches now follow on_error until restart. Last failure: {err}",
+                self.failures_in_a_row
+            );
+        }
+        err
+    }
+
+    /// Runs the plugin over `batch`. On a trap, timeout, memory or fuel exhaustion the
+    /// instance is discarded; the next call meets a fresh one, restored from the last
+    /// snapshot.
     pub fn process(&mut self, batch: &mut EncodedBatch) -> Result<StageOutput, PluginError> {
-        let Some((mut store, stage)) = self.live.take() else {
-            let engine = self.plugin.pre.engine().clone();
-            self.live = Some(self.instantiate(&engine)?);
-            return self.process(batch);
+        let annotations: Vec<wit::Annotation> = if self.description.reads.is_empty() {
+            Vec::new()
+        } else {
+            let mut v: Vec<wit::Annotation> = batch
+                .annotations
+                .iter()
+                .filter(|a| self.description.reads.contains(&a.key))
+                .map(|a| wit::Annotation {
+                    event: a.event,
+                    key: a.key.clone(),
+                    value: a.value.clone(),
+                })
+                .collect();
+            v.sort_by_key(|a| a.event);
+            v
         };
-        self.set_deadline(&mut store);
+        let limits = self.limits;
+        let live = match self.live() {
+            Ok(l) => l,
+            Err(e) => return Err(self.failed(e)),
+        };
         // Lend the batch's buffers to the call instead of copying them.
         let wit_batch = wit::Batch {
             layout: portcullis_abi::record::LAYOUT_VERSION,
@@ -191,26 +270,90 @@ impl StageInstance {
             records: std::mem::take(&mut batch.records),
             strings: std::mem::take(&mut batch.strings),
             now_ms: batch.now_ms,
+            annotations,
         };
+        let (store, stage) = live;
+        arm(&limits, store);
         let result = stage
             .portcullis_plugin_plugin()
-            .call_process(&mut store, &wit_batch);
+            .call_process(&mut *store, &wit_batch);
         batch.records = wit_batch.records;
         batch.strings = wit_batch.strings;
         match result {
-            Ok(r) => {
-                self.live = Some((store, stage));
-                self.validate(r, batch.len())
-            }
+            Ok(r) => match self.validate(r, batch.len()) {
+                Ok(out) => {
+                    self.failures_in_a_row = 0;
+                    Ok(out)
+                }
+                Err(e) => Err(self.failed(e)),
+            },
             Err(e) => {
                 let err = self.trap("process", &e);
-                let engine = store.engine().clone();
-                drop(store);
-                // A failed re-instantiation leaves `live` empty; the next call retries it.
-                self.live = self.instantiate(&engine).ok();
-                Err(err)
+                Err(self.failed(err))
             }
         }
+    }
+
+    /// Lets time-driven decisions happen: calls `tick(now_ms)`.
+    pub fn tick(&mut self, now_ms: i64) -> Result<Vec<Action>, PluginError> {
+        let limits = self.limits;
+        let live = match self.live() {
+            Ok(l) => l,
+            Err(e) => return Err(self.failed(e)),
+        };
+        let (store, stage) = live;
+        arm(&limits, store);
+        match stage
+            .portcullis_plugin_plugin()
+            .call_tick(&mut *store, now_ms)
+        {
+            Ok(actions) => {
+                let out = self.validate(
+                    wit::BatchResult {
+                        verdicts: Vec::new(),
+                        annotations: Vec::new(),
+                        actions,
+                    },
+                    0,
+                );
+                out.map(|o| o.actions).map_err(|e| self.failed(e))
+            }
+            Err(e) => {
+                let err = self.trap("tick", &e);
+                Err(self.failed(err))
+            }
+        }
+    }
+
+    /// Takes a snapshot of the plugin's state and keeps it for re-creating the instance
+    /// after a failure. Returns the bytes.
+    pub fn snapshot(&mut self) -> Result<&[u8], PluginError> {
+        let limits = self.limits;
+        let live = match self.live() {
+            Ok(l) => l,
+            Err(e) => return Err(self.failed(e)),
+        };
+        let (store, stage) = live;
+        arm(&limits, store);
+        match stage.portcullis_plugin_plugin().call_snapshot(&mut *store) {
+            Ok(bytes) => {
+                self.last_snapshot = Some(bytes);
+                Ok(self.last_snapshot.as_deref().unwrap_or_default())
+            }
+            Err(e) => {
+                let err = self.trap("snapshot", &e);
+                Err(self.failed(err))
+            }
+        }
+    }
+
+    /// Restores saved state (from an earlier run) into the live instance; it is also what
+    /// the instance is re-created from after a failure, until the next snapshot.
+    pub fn restore(&mut self, state: Vec<u8>) -> Result<(), PluginError> {
+        self.last_snapshot = Some(state);
+        // Re-create the instance: init, then restore from `last_snapshot`.
+        self.live = None;
+        self.live().map(|_| ())
     }
 
     fn validate(&self, r: wit::BatchResult, count: usize) -> Result<StageOutput, PluginError> {
@@ -252,6 +395,50 @@ impl StageInstance {
             annotations,
             actions,
         })
+    }
+}
+
+/// Instantiates `plugin` on its own and asks for its description, without `init` (for
+/// `portcullis plugin check`).
+pub fn describe_plugin(
+    runtime: &Runtime,
+    plugin: &LoadedPlugin,
+    services: HostServices,
+) -> Result<Description, PluginError> {
+    let probe = StageInstance {
+        name: "check".into(),
+        plugin: plugin.clone(),
+        engine: runtime.engine().clone(),
+        config_json: String::new(),
+        limits: StageLimits::default(),
+        services,
+        description: Description::default(),
+        live: None,
+        last_snapshot: None,
+        failures_in_a_row: 0,
+        disabled: false,
+    };
+    let (mut store, instance) = probe.instantiate()?;
+    probe.arm(&mut store);
+    let d = instance
+        .portcullis_plugin_plugin()
+        .call_describe(&mut store)
+        .map_err(|e| probe.trap("describe", &e))?;
+    Ok(Description::from_wit(d))
+}
+
+/// Resets the per-call budgets of a store: deadline and fuel.
+fn arm(limits: &StageLimits, store: &mut Store<StageState>) {
+    let ticks = limits
+        .timeout
+        .as_millis()
+        .div_ceil(EPOCH_TICK.as_millis())
+        .max(1);
+    // +1: the current tick may be about to end.
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+    if let Some(fuel) = limits.fuel {
+        // Fails only when the engine does not meter fuel, which Runtime prevents.
+        let _ = store.set_fuel(fuel);
     }
 }
 

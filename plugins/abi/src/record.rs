@@ -1,6 +1,6 @@
 //! One event as a fixed-size little-endian record inside a batch's byte list.
 //!
-//! Layout version 1, [`RECORD_SIZE`] = 72 bytes:
+//! Layout version 2, [`RECORD_SIZE`] = 88 bytes:
 //!
 //! | offset | size | field | meaning |
 //! |---|---|---|---|
@@ -19,7 +19,13 @@
 //! | 64 | 1 | `ttl` | IPv4 TTL or IPv6 hop limit |
 //! | 65 | 1 | `icmp_type` | valid with [`FLAG_ICMP`] |
 //! | 66 | 1 | `icmp_code` | valid with [`FLAG_ICMP`] |
-//! | 67 | 5 | reserved | zero; later layout versions may use it |
+//! | 67 | 1 | reserved | zero |
+//! | 68 | 4 | `asn` | u32 autonomous system number, 0 when unknown |
+//! | 72 | 2 | `country` | ISO 3166-1 alpha-2 as two ASCII bytes, `[0, 0]` when unknown |
+//! | 74 | 2 | reserved | zero |
+//! | 76 | 4 | `org` | u32 string index of the AS organisation, [`NO_STRING`] when unknown |
+//! | 80 | 4 | `city` | u32 string index of the city, [`NO_STRING`] when unknown |
+//! | 84 | 4 | reserved | zero; later layout versions may use it |
 //!
 //! A batch states its layout version and record size, so a reader walks records by the
 //! stated size and a later version can append fields without breaking older plugins.
@@ -27,9 +33,9 @@
 use core::net::{IpAddr, Ipv6Addr};
 
 /// The layout version this crate writes and reads.
-pub const LAYOUT_VERSION: u16 = 1;
-/// Bytes per record in layout version 1.
-pub const RECORD_SIZE: usize = 72;
+pub const LAYOUT_VERSION: u16 = 2;
+/// Bytes per record in layout version 2.
+pub const RECORD_SIZE: usize = 88;
 /// String index meaning "no string".
 pub const NO_STRING: u32 = u32::MAX;
 
@@ -71,6 +77,44 @@ pub struct RecordFields {
     pub ttl: u8,
     /// ICMP type and code.
     pub icmp: Option<(u8, u8)>,
+    /// Enrichment: what GeoIP/ASN data says about the source.
+    pub geo: GeoFields,
+}
+
+/// The enrichment fields of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeoFields {
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// ISO 3166-1 alpha-2 country code, uppercase ASCII.
+    pub country: Option<[u8; 2]>,
+    /// String index of the AS organisation.
+    pub org: u32,
+    /// String index of the city.
+    pub city: u32,
+}
+
+impl Default for GeoFields {
+    fn default() -> Self {
+        GeoFields {
+            asn: None,
+            country: None,
+            org: NO_STRING,
+            city: NO_STRING,
+        }
+    }
+}
+
+/// Writes `geo` into an encoded record in place (the host does this after an enrichment
+/// stage). `rec` must be at least [`RECORD_SIZE`] bytes; shorter slices are left alone.
+pub fn write_geo(rec: &mut [u8], geo: &GeoFields) {
+    let Some(rec) = rec.get_mut(..RECORD_SIZE) else {
+        return;
+    };
+    rec[68..72].copy_from_slice(&geo.asn.unwrap_or(0).to_le_bytes());
+    rec[72..74].copy_from_slice(&geo.country.unwrap_or([0, 0]));
+    rec[76..80].copy_from_slice(&geo.org.to_le_bytes());
+    rec[80..84].copy_from_slice(&geo.city.to_le_bytes());
 }
 
 impl Default for RecordFields {
@@ -88,6 +132,7 @@ impl Default for RecordFields {
             proto: 0,
             ttl: 0,
             icmp: None,
+            geo: GeoFields::default(),
         }
     }
 }
@@ -144,7 +189,10 @@ pub fn encode(f: &RecordFields, out: &mut [u8; RECORD_SIZE]) {
     out[64] = f.ttl;
     out[65] = ity;
     out[66] = icode;
-    out[67..72].fill(0);
+    out[67] = 0;
+    out[74..76].fill(0);
+    out[84..88].fill(0);
+    write_geo(out, &f.geo);
 }
 
 /// A read-only view of one record in place; every accessor is a few loads.
@@ -251,6 +299,32 @@ impl<'a> RecordView<'a> {
     pub fn icmp(&self) -> Option<(u8, u8)> {
         (self.flags() & FLAG_ICMP != 0).then(|| (self.bytes[65], self.bytes[66]))
     }
+    /// Autonomous system number of the source, when known.
+    pub fn asn(&self) -> Option<u32> {
+        Some(self.u32_at(68)).filter(|a| *a != 0)
+    }
+    /// Country code of the source as two ASCII bytes, when known.
+    pub fn country(&self) -> Option<[u8; 2]> {
+        let c = [self.bytes[72], self.bytes[73]];
+        (c != [0, 0]).then_some(c)
+    }
+    /// String index of the source's AS organisation.
+    pub fn org_id(&self) -> u32 {
+        self.u32_at(76)
+    }
+    /// String index of the source's city.
+    pub fn city_id(&self) -> u32 {
+        self.u32_at(80)
+    }
+    /// All enrichment fields.
+    pub fn geo(&self) -> GeoFields {
+        GeoFields {
+            asn: self.asn(),
+            country: self.country(),
+            org: self.org_id(),
+            city: self.city_id(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +347,12 @@ mod tests {
             proto: 6,
             ttl: 52,
             icmp: None,
+            geo: GeoFields {
+                asn: Some(64_496),
+                country: Some(*b"DE"),
+                org: 4,
+                city: 5,
+            },
         };
         let mut buf = [0xAAu8; RECORD_SIZE];
         encode(&f, &mut buf);
@@ -288,7 +368,11 @@ mod tests {
         assert_eq!((v.spt(), v.dpt()), (Some(51234), Some(443)));
         assert_eq!(v.tcp_flags(), crate::tcp_flags::SYN);
         assert_eq!((v.proto(), v.ttl(), v.icmp()), (6, 52, None));
-        assert_eq!(&buf[67..], &[0; 5]);
+        assert_eq!(v.geo(), f.geo);
+        assert_eq!(
+            (buf[67], &buf[74..76], &buf[84..]),
+            (0, &[0u8; 2][..], &[0u8; 4][..])
+        );
     }
 
     #[test]
@@ -309,6 +393,22 @@ mod tests {
         assert_eq!(v.spt(), None);
         assert_eq!(v.icmp(), Some((128, 0)));
         assert_eq!(v.prefix_id(), NO_STRING);
+        assert_eq!(v.geo(), GeoFields::default());
+    }
+
+    #[test]
+    fn geo_is_written_in_place() {
+        let mut buf = [0u8; RECORD_SIZE];
+        encode(&RecordFields::default(), &mut buf);
+        let geo = GeoFields {
+            asn: Some(22_616),
+            country: Some(*b"US"),
+            org: 0,
+            city: 1,
+        };
+        write_geo(&mut buf, &geo);
+        assert_eq!(RecordView::new(&buf).unwrap().geo(), geo);
+        write_geo(&mut buf[..10], &GeoFields::default());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!   name `private` for the built-in set of private and reserved ranges; default `["private"]`.
 //! - `drop_destinations`: the same, matched against the destination; default `[]`.
 
-use portcullis_sdk::{Batch, Config, ConfigError, IpNet, Output, Plugin};
+use portcullis_sdk::{
+    Batch, Config, ConfigError, ConfigKey, Description, IpNet, Output, Plugin, host,
+};
 use serde::Deserialize;
 use std::net::IpAddr;
 
@@ -53,6 +55,26 @@ fn matches(nets: &[IpNet], ip: Option<IpAddr>) -> bool {
 }
 
 impl Plugin for CidrFilter {
+    fn describe() -> Description {
+        Description::new(
+            "Drops events whose source or destination lies in the listed networks.",
+            vec![
+                ConfigKey::new(
+                    "drop_sources",
+                    "list of networks, or \"private\"",
+                    Some(r#"["private"]"#),
+                    "drop events from these sources (\"private\": private and reserved ranges)",
+                ),
+                ConfigKey::new(
+                    "drop_destinations",
+                    "list of networks, or \"private\"",
+                    Some("[]"),
+                    "drop events to these destinations",
+                ),
+            ],
+        )
+    }
+
     fn init(config: Config) -> Result<Self, ConfigError> {
         let raw: RawConfig = config.parse()?;
         Ok(CidrFilter {
@@ -67,6 +89,7 @@ impl Plugin for CidrFilter {
                 out.drop_event(&ev);
             }
         }
+        host::counter_add("dropped", out.dropped_count() as u64);
     }
 }
 

@@ -1,5 +1,6 @@
 //! A read-only view of a batch of events, read in place from the host's bytes.
 
+use crate::output::Annotation;
 use core::net::IpAddr;
 use portcullis_abi::record::{NO_STRING, RECORD_SIZE, RecordView};
 
@@ -10,17 +11,20 @@ pub struct Batch<'a> {
     record_size: usize,
     count: usize,
     strings: &'a [String],
+    annotations: &'a [Annotation],
     now_ms: i64,
 }
 
 impl<'a> Batch<'a> {
     /// A view over `count` records of `record_size` bytes. The count is clamped to what the
     /// bytes hold, and a record size smaller than this SDK's layout yields no events.
+    /// `annotations` must be sorted by event index (the host sends them so).
     pub fn new(
         records: &'a [u8],
         record_size: usize,
         count: usize,
         strings: &'a [String],
+        annotations: &'a [Annotation],
         now_ms: i64,
     ) -> Self {
         let count = if record_size < RECORD_SIZE {
@@ -33,6 +37,7 @@ impl<'a> Batch<'a> {
             record_size,
             count,
             strings,
+            annotations,
             now_ms,
         }
     }
@@ -59,6 +64,7 @@ impl<'a> Batch<'a> {
             record_size,
             count,
             strings,
+            annotations,
             ..
         } = *self;
         (0..count).filter_map(move |i| {
@@ -68,8 +74,14 @@ impl<'a> Batch<'a> {
                 index: i as u32,
                 view,
                 strings,
+                annotations,
             })
         })
+    }
+
+    /// Every note earlier stages attached (only the keys this plugin `reads`), by event.
+    pub fn annotations(&self) -> &'a [Annotation] {
+        self.annotations
     }
 }
 
@@ -79,6 +91,7 @@ pub struct Event<'a> {
     index: u32,
     view: RecordView<'a>,
     strings: &'a [String],
+    annotations: &'a [Annotation],
 }
 
 impl<'a> Event<'a> {
@@ -141,6 +154,33 @@ impl<'a> Event<'a> {
     /// Output interface (`OUT=`), `""` when empty.
     pub fn out_iface(&self) -> &'a str {
         self.string(self.view.out_iface_id())
+    }
+
+    /// Autonomous system number of the source, when an enrichment stage found it.
+    pub fn asn(&self) -> Option<u32> {
+        self.view.asn()
+    }
+    /// Country code (ISO 3166-1 alpha-2) of the source, when an enrichment stage found it.
+    pub fn country(&self) -> Option<[u8; 2]> {
+        self.view.country()
+    }
+    /// The source's AS organisation, when an enrichment stage found it.
+    pub fn org(&self) -> Option<&'a str> {
+        Some(self.string(self.view.org_id())).filter(|s| !s.is_empty())
+    }
+    /// The source's city, when an enrichment stage found it.
+    pub fn city(&self) -> Option<&'a str> {
+        Some(self.string(self.view.city_id())).filter(|s| !s.is_empty())
+    }
+    /// The value of the note `key` an earlier stage attached to this event (only keys the
+    /// plugin lists in its description's `reads`).
+    pub fn annotation(&self, key: &str) -> Option<&'a str> {
+        let start = self.annotations.partition_point(|a| a.event < self.index);
+        self.annotations[start..]
+            .iter()
+            .take_while(|a| a.event == self.index)
+            .find(|a| a.key == key)
+            .map(|a| a.value.as_str())
     }
 
     fn string(&self, id: u32) -> &'a str {

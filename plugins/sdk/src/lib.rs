@@ -33,14 +33,17 @@
 
 mod batch;
 mod config;
+mod describe;
 pub mod host;
 mod output;
 #[doc(hidden)]
 pub mod runtime;
+pub mod state;
 pub mod testing;
 
 pub use batch::{Batch, Event};
 pub use config::{Config, ConfigError, Duration};
+pub use describe::{ConfigKey, Description};
 pub use output::{Action, Annotation, Output};
 pub use portcullis_abi::net::{IpNet, NetError};
 pub use portcullis_abi::tcp_flags;
@@ -60,7 +63,16 @@ pub mod bindings {
 }
 
 /// A pipeline stage: built once from its config, then handed every batch in order.
+///
+/// Only `init` and `process` are required; the defaults describe nothing, do nothing on
+/// ticks and keep no state.
 pub trait Plugin: Sized + 'static {
+    /// What the plugin is and which config keys it takes (for `portcullis plugin check`).
+    /// Name and version default to the crate's.
+    fn describe() -> Description {
+        Description::default()
+    }
+
     /// Builds the plugin from the stage's `[pipeline.config]` table. Refuse unknown or
     /// invalid keys here ([`Config::parse`] does it for a `serde` struct with
     /// `#[serde(deny_unknown_fields)]`).
@@ -69,6 +81,24 @@ pub trait Plugin: Sized + 'static {
     /// Handles one batch: drop events with [`Output::drop_event`], ask for bans with
     /// [`Output::ban`]. Events not dropped continue to the next stage.
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output);
+
+    /// Time has moved on to `now_ms` without events; act on closed windows here. Actions
+    /// go to `out` (verdicts and notes are ignored on ticks).
+    fn tick(&mut self, now_ms: i64, out: &mut Output) {
+        let _ = (now_ms, out);
+    }
+
+    /// The state to keep across restarts and reloads, e.g. `state::save(&self.counts)`.
+    fn snapshot(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restores what [`Plugin::snapshot`] returned (called after `init`). Refuse bytes you
+    /// cannot read with a message; the stage then starts from `init`'s state.
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let _ = state;
+        Ok(())
+    }
 }
 
 /// Exports a [`Plugin`] type as the component's implementation of the contract.
@@ -87,6 +117,12 @@ macro_rules! export_plugin {
             }
             struct Guest;
             impl $crate::bindings::exports::portcullis::plugin::plugin::Guest for Guest {
+                fn describe() -> $crate::bindings::portcullis::plugin::types::Description {
+                    $crate::runtime::describe::<$plugin>(
+                        ::core::env!("CARGO_PKG_NAME"),
+                        ::core::env!("CARGO_PKG_VERSION"),
+                    )
+                }
                 fn init(
                     config: ::std::string::String,
                 ) -> ::std::result::Result<
@@ -99,6 +135,19 @@ macro_rules! export_plugin {
                     batch: $crate::bindings::portcullis::plugin::types::Batch,
                 ) -> $crate::bindings::portcullis::plugin::types::BatchResult {
                     INSTANCE.with(|cell| $crate::runtime::process::<$plugin>(cell, &batch))
+                }
+                fn tick(
+                    now_ms: i64,
+                ) -> ::std::vec::Vec<$crate::bindings::portcullis::plugin::types::Action> {
+                    INSTANCE.with(|cell| $crate::runtime::tick::<$plugin>(cell, now_ms))
+                }
+                fn snapshot() -> ::std::vec::Vec<u8> {
+                    INSTANCE.with(|cell| $crate::runtime::snapshot::<$plugin>(cell))
+                }
+                fn restore(
+                    state: ::std::vec::Vec<u8>,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    INSTANCE.with(|cell| $crate::runtime::restore::<$plugin>(cell, &state))
                 }
             }
     $crate::bindings::__export_stage!(Guest with_types_in $crate::bindings);

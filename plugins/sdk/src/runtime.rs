@@ -3,7 +3,7 @@
 
 use crate::bindings::portcullis::plugin::types as wit;
 use crate::host::{self, Level};
-use crate::{Batch, Config, Output, Plugin};
+use crate::{Annotation, Batch, Config, Output, Plugin};
 use core::net::IpAddr;
 use portcullis_abi::net::IpNet;
 use std::cell::RefCell;
@@ -19,6 +19,28 @@ fn install_panic_hook() {
             host::log(Level::Error, &format!("plugin panicked: {info}"));
         }));
     });
+}
+
+/// `describe` export: the plugin's description, name and version defaulted from its crate.
+pub fn describe<P: Plugin>(crate_name: &str, crate_version: &str) -> wit::Description {
+    let d = P::describe();
+    let or = |s: String, dflt: &str| if s.is_empty() { dflt.to_string() } else { s };
+    wit::Description {
+        name: or(d.name, crate_name),
+        version: or(d.version, crate_version),
+        summary: d.summary,
+        config: d
+            .config
+            .into_iter()
+            .map(|k| wit::ConfigKey {
+                name: k.name,
+                kind: k.kind,
+                default: k.default,
+                doc: k.doc,
+            })
+            .collect(),
+        reads: d.reads,
+    }
 }
 
 /// `init` export: builds the plugin and stores it in `cell`.
@@ -38,11 +60,21 @@ pub fn init<P: Plugin>(cell: &RefCell<Option<P>>, config: String) -> Result<(), 
 
 /// `process` export: runs the stored plugin over the batch.
 pub fn process<P: Plugin>(cell: &RefCell<Option<P>>, batch: &wit::Batch) -> wit::BatchResult {
+    let annotations: Vec<Annotation> = batch
+        .annotations
+        .iter()
+        .map(|a| Annotation {
+            event: a.event,
+            key: a.key.clone(),
+            value: a.value.clone(),
+        })
+        .collect();
     let view = Batch::new(
         &batch.records,
         usize::from(batch.record_size),
         batch.count as usize,
         &batch.strings,
+        &annotations,
         batch.now_ms,
     );
     let mut out = Output::for_batch(&view);
@@ -66,6 +98,32 @@ pub fn process<P: Plugin>(cell: &RefCell<Option<P>>, batch: &wit::Batch) -> wit:
             })
             .collect(),
         actions: actions.into_iter().map(action_to_wit).collect(),
+    }
+}
+
+/// `tick` export.
+pub fn tick<P: Plugin>(cell: &RefCell<Option<P>>, now_ms: i64) -> Vec<wit::Action> {
+    let mut out = Output::default();
+    if let Some(plugin) = cell.borrow_mut().as_mut() {
+        plugin.tick(now_ms, &mut out);
+    }
+    let (_, _, actions) = out.into_parts();
+    actions.into_iter().map(action_to_wit).collect()
+}
+
+/// `snapshot` export.
+pub fn snapshot<P: Plugin>(cell: &RefCell<Option<P>>) -> Vec<u8> {
+    cell.borrow()
+        .as_ref()
+        .map(Plugin::snapshot)
+        .unwrap_or_default()
+}
+
+/// `restore` export.
+pub fn restore<P: Plugin>(cell: &RefCell<Option<P>>, state: &[u8]) -> Result<(), String> {
+    match cell.borrow_mut().as_mut() {
+        Some(plugin) => plugin.restore(state),
+        None => Err("restore called before init".to_string()),
     }
 }
 

@@ -8,7 +8,7 @@
 //! assert_eq!(batch.events().next().unwrap().dpt(), Some(443));
 //! ```
 
-use crate::Batch;
+use crate::{Annotation, Batch};
 use core::net::IpAddr;
 use portcullis_abi::record::{RECORD_SIZE, RecordFields, encode};
 
@@ -19,6 +19,8 @@ pub struct TestEvent {
     prefix: String,
     in_iface: String,
     out_iface: String,
+    org: String,
+    city: String,
 }
 
 impl TestEvent {
@@ -38,6 +40,8 @@ impl TestEvent {
             prefix: String::new(),
             in_iface: "eth0".into(),
             out_iface: String::new(),
+            org: String::new(),
+            city: String::new(),
         }
     }
 
@@ -50,6 +54,16 @@ impl TestEvent {
     /// Sets the log prefix.
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the enrichment fields, as a GeoIP stage would have (`country` is two letters).
+    pub fn geo(mut self, country: &str, asn: u32, org: &str, city: &str) -> Self {
+        let c = country.as_bytes();
+        self.fields.geo.country = (c.len() == 2).then(|| [c[0], c[1]]);
+        self.fields.geo.asn = Some(asn).filter(|a| *a != 0);
+        self.org = org.into();
+        self.city = city.into();
         self
     }
 
@@ -70,6 +84,7 @@ fn parse(ip: &str) -> IpAddr {
 pub struct BatchBuilder {
     bytes: Vec<u8>,
     strings: Vec<String>,
+    annotations: Vec<Annotation>,
     count: usize,
     now_ms: i64,
 }
@@ -92,6 +107,8 @@ impl BatchBuilder {
         fields.prefix = self.intern(&ev.prefix);
         fields.in_iface = self.intern(&ev.in_iface);
         fields.out_iface = self.intern(&ev.out_iface);
+        fields.geo.org = self.intern(&ev.org);
+        fields.geo.city = self.intern(&ev.city);
         let mut rec = [0u8; RECORD_SIZE];
         encode(&fields, &mut rec);
         self.bytes.extend_from_slice(&rec);
@@ -100,6 +117,9 @@ impl BatchBuilder {
     }
 
     fn intern(&mut self, s: &str) -> u32 {
+        if s.is_empty() {
+            return portcullis_abi::record::NO_STRING;
+        }
         let at = self.strings.iter().position(|x| x == s).unwrap_or_else(|| {
             self.strings.push(s.to_string());
             self.strings.len() - 1
@@ -114,7 +134,19 @@ impl BatchBuilder {
             RECORD_SIZE,
             self.count,
             &self.strings,
+            &self.annotations,
             self.now_ms,
         )
+    }
+
+    /// Attaches a note to the event at `index`, as an earlier stage would have.
+    pub fn annotate(&mut self, index: u32, key: &str, value: &str) -> &mut Self {
+        self.annotations.push(Annotation {
+            event: index,
+            key: key.into(),
+            value: value.into(),
+        });
+        self.annotations.sort_by_key(|a| a.event);
+        self
     }
 }

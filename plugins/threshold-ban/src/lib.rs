@@ -9,7 +9,10 @@
 //! replayed log decides exactly as the live one did. A source is banned once; it can be
 //! banned again only after its ban would have expired.
 
-use portcullis_sdk::{Batch, Config, ConfigError, Duration, IpNet, Output, Plugin};
+use portcullis_sdk::{
+    Batch, Config, ConfigError, ConfigKey, Description, Duration, IpNet, Output, Plugin, host,
+    state,
+};
 use serde::Deserialize;
 
 mod window;
@@ -45,6 +48,36 @@ pub struct ThresholdBan {
 }
 
 impl Plugin for ThresholdBan {
+    fn describe() -> Description {
+        Description::new(
+            "Bans a source address seen at least `threshold` times within `window` of log time.",
+            vec![
+                ConfigKey::new(
+                    "threshold",
+                    "integer",
+                    Some("20"),
+                    "events from one source that trigger a ban",
+                ),
+                ConfigKey::new(
+                    "window",
+                    "duration",
+                    Some("1m"),
+                    "the span those events must fall within",
+                ),
+                ConfigKey::new("ban_for", "duration", Some("1h"), "how long the ban lasts"),
+            ],
+        )
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        state::save(&self.windows.save())
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.windows.load(state::load(bytes)?);
+        Ok(())
+    }
+
     fn init(config: Config) -> Result<Self, ConfigError> {
         let raw: RawConfig = config.parse()?;
         if raw.threshold == 0 {
@@ -76,6 +109,7 @@ impl Plugin for ThresholdBan {
         }
         self.windows
             .prune(batch.now_ms().max(self.windows.latest()));
+        host::gauge_set("sources_tracked", self.windows.len() as f64);
     }
 }
 
@@ -155,6 +189,20 @@ mod tests {
             run(&mut p, &[("203.0.113.1", 95_000), ("203.0.113.1", 96_000)]).len(),
             1
         );
+    }
+
+    #[test]
+    fn a_snapshot_carries_the_windows_into_a_new_instance() {
+        let cfg = r#"{"threshold": 3, "window": "1m"}"#;
+        let mut first = plugin(cfg);
+        assert!(run(&mut first, &[("203.0.113.4", 0), ("203.0.113.4", 1_000)]).is_empty());
+        let saved = first.snapshot();
+        let mut second = plugin(cfg);
+        second.restore(&saved).unwrap();
+        assert_eq!(run(&mut second, &[("203.0.113.4", 2_000)]).len(), 1);
+        // Without the snapshot the third event alone is not enough.
+        assert!(run(&mut plugin(cfg), &[("203.0.113.4", 2_000)]).is_empty());
+        assert!(plugin(cfg).restore(b"not msgpack").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Per-source sliding windows of event times, bounded to `threshold` entries per source.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
 struct Source {
@@ -7,6 +8,13 @@ struct Source {
     times: VecDeque<i64>,
     /// Until when (ms) the source counts as banned; no new ban before then.
     banned_until: i64,
+}
+
+/// The saved form of [`Windows`]: every source with its recent times and ban horizon.
+#[derive(Serialize, Deserialize)]
+pub struct SavedWindows {
+    sources: Vec<([u8; 16], Vec<i64>, i64)>,
+    latest: i64,
 }
 
 /// The windows of every source seen recently.
@@ -27,6 +35,44 @@ impl Windows {
             latest: i64::MIN,
             since_prune: 0,
         }
+    }
+
+    /// The state to snapshot.
+    pub fn save(&self) -> SavedWindows {
+        SavedWindows {
+            sources: self
+                .sources
+                .iter()
+                .map(|(k, s)| (*k, s.times.iter().copied().collect(), s.banned_until))
+                .collect(),
+            latest: self.latest,
+        }
+    }
+
+    /// Replaces the state with a snapshot's. Times beyond `threshold` per source are cut
+    /// (the threshold may have been lowered since).
+    pub fn load(&mut self, saved: SavedWindows) {
+        self.latest = saved.latest;
+        self.sources = saved
+            .sources
+            .into_iter()
+            .map(|(k, times, banned_until)| {
+                let skip = times.len().saturating_sub(self.threshold);
+                let times = times.into_iter().skip(skip).collect();
+                (
+                    k,
+                    Source {
+                        times,
+                        banned_until,
+                    },
+                )
+            })
+            .collect();
+    }
+
+    /// Number of sources tracked.
+    pub fn len(&self) -> usize {
+        self.sources.len()
     }
 
     /// The latest event time recorded.
