@@ -17,7 +17,7 @@ const STANDARD: [(&str, &str); 2] = [
 ];
 /// Plugins built alongside but not embedded: test fixtures, found through
 /// `PORTCULLIS_PLUGIN_DIR`.
-const FIXTURES: [&str; 1] = ["hostile"];
+const FIXTURES: &[&str] = &["hostile", "old-world", "bench", "hello"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -46,7 +46,7 @@ fn main() {
         ])
         .arg("--target-dir")
         .arg(&target_dir);
-    for krate in STANDARD.iter().map(|(k, _)| *k).chain(FIXTURES) {
+    for krate in STANDARD.iter().map(|(k, _)| *k).chain(FIXTURES.iter().copied()) {
         cmd.args(["-p", krate]);
     }
     // The outer build's flags and wrappers (clippy, coverage, native RUSTFLAGS) are for the
@@ -85,7 +85,7 @@ fn main() {
         ));
     }
     table.push_str("];\n");
-    for krate in FIXTURES {
+    for &krate in FIXTURES {
         let file = built.join(format!("{}.wasm", krate.replace('-', "_")));
         copy_checked(&file, &out_dir.join(format!("{krate}.wasm")));
     }

@@ -99,3 +99,29 @@ pub fn count_sources(log: &str) -> std::collections::HashMap<std::net::IpAddr, u
     }
     counts
 }
+
+/// `n` kernel LOG lines in RFC 3164 syslog form, one second apart from `Aug 30 10:00:00`
+/// plus `start_secs`, TCP SYNs from `src(i)` to 192.0.2.1 port `dpt(i)`.
+pub fn synthetic_log(
+    n: usize,
+    start_secs: u64,
+    src: impl Fn(usize) -> String,
+    dpt: impl Fn(usize) -> u16,
+) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        let t = start_secs + i as u64;
+        let (h, m, s) = (10 + t / 3600, (t / 60) % 60, t % 60);
+        out.push_str(&format!(
+            "Aug 30 {h:02}:{m:02}:{s:02} fw kernel: DROP: IN=eth0 OUT= MAC= SRC={} DST=192.0.2.1 LEN=60 TOS=0x00 PREC=0x00 TTL=50 ID={i} DF PROTO=TCP SPT=40000 DPT={} WINDOW=1024 RES=0x00 SYN URGP=0 \n",
+            src(i),
+            dpt(i)
+        ));
+    }
+    out
+}
+
+/// Path of a fixture plugin built alongside the standard ones (`plugins/<name>`).
+pub fn fixture_plugin(name: &str) -> String {
+    format!("{}/{name}.wasm", env!("PORTCULLIS_PLUGIN_DIR"))
+}

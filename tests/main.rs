@@ -4,11 +4,16 @@
 //! - `demo`: the bundled demo end to end: who is banned, who is not, and why.
 //! - `bad_input`: every kind of bad input gets a clear one-line error, never a panic.
 //! - `config_files`: every file in `config/` is valid.
+//! - `enrichment`: GeoIP/ASN lookups by one stage reach the stages after it.
 //! - `plugin_faults`: plugins that trap, loop or eat memory never take the host down.
+//! - `plugin_runtime`: `plugin check`, the compiled-plugin cache, state across restarts,
+//!   failure limits and fuel.
 
 mod common;
 
 mod bad_input;
 mod config_files;
 mod demo;
+mod enrichment;
 mod plugin_faults;
+mod plugin_runtime;

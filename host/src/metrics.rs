@@ -17,6 +17,15 @@ pub enum Value {
     Gauge(f64),
 }
 
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Counter(c) => write!(f, "{c}"),
+            Value::Gauge(g) => write!(f, "{g}"),
+        }
+    }
+}
+
 /// The metrics of every stage, keyed by (stage, name).
 #[derive(Debug, Default)]
 pub struct PluginMetrics {

@@ -283,7 +283,7 @@ impl Runner {
             }
         }
         for (stage, name, value) in self.services.metrics.snapshot() {
-            tracing::info!(stage = %stage, metric = %name, "{value:?}");
+            tracing::info!("plugin metric {stage}.{name} = {value}");
         }
         Ok(())
     }

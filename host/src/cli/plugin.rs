@@ -64,7 +64,7 @@ fn compile(config_path: &Path) -> anyhow::Result<ExitCode> {
         seen.push(stage.plugin.clone());
         let fresh = runtime.precompile(&stage.plugin)?;
         println!(
-            "{}: {:?} {}",
+            "{}: {} {}",
             stage.name,
             stage.plugin,
             if fresh {

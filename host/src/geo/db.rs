@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use maxminddb::Reader;
+use maxminddb::{LookupResult, MaxMindDbError, Reader};
 use serde::Deserialize;
 
 use super::{GeoError, GeoInfo, Slot};
@@ -117,29 +117,76 @@ impl Db {
         Ok(false)
     }
 
-    /// The record for `ip` decoded as `T`; `None` when there is none or it is corrupt.
-    pub(super) fn record<'a, T: Deserialize<'a>>(&'a self, ip: IpAddr) -> Option<T> {
+    /// Fills country and city from this City or Country database; false when it has no
+    /// (sound) record for `ip`.
+    pub(super) fn fill_location(&self, ip: IpAddr, info: &mut GeoInfo) -> bool {
+        let Some(found) = self.find(ip) else {
+            return false;
+        };
+        let Some(record) = self.decode::<LocationRecord>(&found, ip) else {
+            return false;
+        };
+        record.fill(info);
+        if info.country.is_none() {
+            // `country` is where the address is used, `registered_country` where its block is
+            // registered. MaxMind leaves `country` out for some blocks (0.4% of GeoLite2-City
+            // records: anycast, satellite), and the registration is then the best answer
+            // there is. It is decoded apart because it is rarely needed, and decoding it every
+            // time costs ~10% of a lookup.
+            if let Some(registered) = self.decode::<RegisteredRecord>(&found, ip) {
+                registered.fill(info);
+            }
+        }
+        true
+    }
+
+    /// Fills ASN and org from this ASN database.
+    pub(super) fn fill_asn(&self, ip: IpAddr, info: &mut GeoInfo) {
+        if let Some(record) = self
+            .find(ip)
+            .and_then(|found| self.decode::<AsnRecord>(&found, ip))
+        {
+            record.fill(info);
+        }
+    }
+
+    /// Where the record for `ip` is; `None` when there is none or the tree points nowhere.
+    fn find(&self, ip: IpAddr) -> Option<LookupResult<'_, Vec<u8>>> {
         // The reader refuses IPv6 lookups in an IPv4-only file; such an address simply has
         // no record there.
         if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
             return None;
         }
-        match self.reader.lookup(ip).and_then(|found| found.decode::<T>()) {
-            Ok(record) => record,
-            Err(error) => {
-                if self.corrupt.fetch_add(1, Ordering::Relaxed) == 0 {
-                    tracing::warn!(
-                        db = %self.path.display(),
-                        slot = %self.slot,
-                        ip = %ip,
-                        %error,
-                        "corrupt record in GeoIP database, answering nothing for it; \
-                         later ones are only counted"
-                    );
-                }
-                None
-            }
+        match self.reader.lookup(ip) {
+            Ok(found) => found.has_data().then_some(found),
+            Err(error) => self.corrupt(ip, &error),
         }
+    }
+
+    /// The record `found` decoded as `T`; `None` when it is corrupt.
+    fn decode<'a, T: Deserialize<'a>>(
+        &self,
+        found: &LookupResult<'a, Vec<u8>>,
+        ip: IpAddr,
+    ) -> Option<T> {
+        found
+            .decode()
+            .unwrap_or_else(|error| self.corrupt(ip, &error))
+    }
+
+    /// Counts a corrupt record, logs the first one, and answers "no record".
+    fn corrupt<T>(&self, ip: IpAddr, error: &MaxMindDbError) -> Option<T> {
+        if self.corrupt.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                db = %self.path.display(),
+                slot = %self.slot,
+                ip = %ip,
+                %error,
+                "corrupt record in GeoIP database, answering nothing for it; \
+                 later ones are only counted"
+            );
+        }
+        None
     }
 
     pub(super) fn corrupt_records(&self) -> u64 {
@@ -186,9 +233,14 @@ pub(super) struct LocationRecord<'a> {
     #[serde(borrow)]
     country: Option<CountryRecord<'a>>,
     #[serde(borrow)]
-    registered_country: Option<CountryRecord<'a>>,
-    #[serde(borrow)]
     city: Option<CityRecord<'a>>,
+}
+
+/// The fallback for a record without `country`.
+#[derive(Debug, Deserialize)]
+pub(super) struct RegisteredRecord<'a> {
+    #[serde(borrow)]
+    registered_country: Option<CountryRecord<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,25 +263,33 @@ struct Names<'a> {
     en: Option<&'a str>,
 }
 
+impl CountryRecord<'_> {
+    fn fill(&self, info: &mut GeoInfo) {
+        if self.iso_code.is_some() {
+            info.country = self.iso_code.map(str::to_owned);
+            info.country_name = self.names.en.map(str::to_owned);
+        }
+    }
+}
+
 impl LocationRecord<'_> {
     pub(super) fn fill(&self, info: &mut GeoInfo) {
-        // `country` is where the address is used, `registered_country` where its block is
-        // registered; MaxMind leaves `country` out for some blocks (satellite, anycast), and
-        // the registration is then the best answer there is.
-        let country = self
-            .country
-            .as_ref()
-            .filter(|c| c.iso_code.is_some())
-            .or(self.registered_country.as_ref());
-        if let Some(country) = country {
-            info.country = country.iso_code.map(str::to_owned);
-            info.country_name = country.names.en.map(str::to_owned);
+        if let Some(country) = &self.country {
+            country.fill(info);
         }
         info.city = self
             .city
             .as_ref()
             .and_then(|c| c.names.en)
             .map(str::to_owned);
+    }
+}
+
+impl RegisteredRecord<'_> {
+    pub(super) fn fill(&self, info: &mut GeoInfo) {
+        if let Some(country) = &self.registered_country {
+            country.fill(info);
+        }
     }
 }
 
@@ -242,7 +302,7 @@ pub(super) struct AsnRecord<'a> {
 }
 
 impl AsnRecord<'_> {
-    pub(super) fn fill(&self, info: &mut GeoInfo) {
+    fn fill(&self, info: &mut GeoInfo) {
         info.asn = self.autonomous_system_number;
         info.org = self.autonomous_system_organization.map(str::to_owned);
     }

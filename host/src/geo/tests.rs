@@ -241,21 +241,27 @@ fn geo_paths_deserialize_and_refuse_unknown_keys() {
 }
 
 #[test]
-fn registered_country_stands_in_when_country_is_absent() {
-    use super::db::LocationRecord;
-    let json = r#"{"registered_country": {"iso_code": "FR", "names": {"en": "France", "de": "Frankreich"}},
-                   "continent": {"code": "EU"}}"#;
-    let record: LocationRecord = serde_json::from_str(json).expect("parses");
-    let mut info = GeoInfo::default();
-    record.fill(&mut info);
-    assert_eq!(info, place("FR", "France", None));
-
-    let json = r#"{"country": {"iso_code": "GB", "names": {"en": "United Kingdom"}},
+fn record_fields_fill_geo_info() {
+    use super::db::{LocationRecord, RegisteredRecord};
+    // The same serde structs decode JSON; the registration is only asked for when the
+    // location record has no country (see `Db::fill_location`).
+    let json = r#"{"city": {"names": {"de": "Köln", "en": "Cologne"}}, "continent": {"code": "EU"},
                    "registered_country": {"iso_code": "FR", "names": {"en": "France"}}}"#;
-    let record: LocationRecord = serde_json::from_str(json).expect("parses");
     let mut info = GeoInfo::default();
-    record.fill(&mut info);
-    assert_eq!(info.country.as_deref(), Some("GB"));
+    serde_json::from_str::<LocationRecord>(json)
+        .expect("parses")
+        .fill(&mut info);
+    assert_eq!(
+        info,
+        GeoInfo {
+            city: Some("Cologne".to_owned()),
+            ..GeoInfo::default()
+        }
+    );
+    serde_json::from_str::<RegisteredRecord>(json)
+        .expect("parses")
+        .fill(&mut info);
+    assert_eq!(info, place("FR", "France", Some("Cologne")));
 }
 
 // Bad input: every error names the file.
@@ -449,6 +455,11 @@ fn full_databases_answer_known_addresses() {
     assert_eq!(
         geo.lookup(ip("81.2.69.142")).and_then(|i| i.country),
         Some("GB".to_owned())
+    );
+    // 2.20.185.0/24 has no `country`, only a `registered_country`.
+    assert_eq!(
+        geo.lookup(ip("2.20.185.1")).and_then(|i| i.country),
+        Some("ES".to_owned())
     );
     assert_eq!(geo.lookup(ip("192.168.1.1")), None);
     assert_eq!(geo.corrupt_records(), 0);

@@ -35,7 +35,7 @@ pub enum PluginError {
         reason: String,
     },
     /// The component does not implement the contract this host speaks.
-    #[error("{origin} does not fit the plugin contract portcullis:plugin@0.1.0: {reason}")]
+    #[error("{origin} does not fit the plugin contract: {reason}")]
     WrongWorld {
         /// Where the bytes came from.
         origin: String,

@@ -4,6 +4,7 @@ use super::bindings::portcullis::plugin::{host, types};
 use crate::clock::Clock;
 use crate::geo::Geo;
 use crate::metrics::PluginMetrics;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use wasmtime::StoreLimits;
@@ -68,20 +69,30 @@ impl host::Host for StageState {
 
     fn geo_lookup(&mut self, addrs: Vec<types::IpAddr>) -> Vec<Option<types::Geo>> {
         let geo = &self.services.geo;
+        if geo.is_empty() {
+            return vec![None; addrs.len()];
+        }
+        // A batch repeats its busiest sources many times: look each address up once.
+        let mut seen: HashMap<IpAddr, Option<types::Geo>> = HashMap::new();
         addrs
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                if i >= MAX_GEO_BATCH || geo.is_empty() {
+                if i >= MAX_GEO_BATCH {
                     return None;
                 }
-                geo.lookup(ip_from_wit(a)).map(|g| types::Geo {
-                    country: g.country,
-                    country_name: g.country_name,
-                    city: g.city,
-                    asn: g.asn,
-                    org: g.org,
-                })
+                let ip = ip_from_wit(a);
+                seen.entry(ip)
+                    .or_insert_with(|| {
+                        geo.lookup(ip).map(|g| types::Geo {
+                            country: g.country,
+                            country_name: g.country_name,
+                            city: g.city,
+                            asn: g.asn,
+                            org: g.org,
+                        })
+                    })
+                    .clone()
             })
             .collect()
     }

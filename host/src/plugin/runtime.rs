@@ -56,7 +56,15 @@ impl PluginSource {
             PluginSource::File(p) => format!("plugin file {}", p.display()),
         }
     }
+}
 
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl PluginSource {
     fn bytes(&self) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
         match self {
             PluginSource::Standard(name) => {

@@ -436,9 +436,10 @@ fn arm(limits: &StageLimits, store: &mut Store<StageState>) {
         .max(1);
     // +1: the current tick may be about to end.
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
-    if let Some(fuel) = limits.fuel {
-        // Fails only when the engine does not meter fuel, which Runtime prevents.
-        let _ = store.set_fuel(fuel);
+    // `get_fuel` answers only when the engine meters fuel (some stage has a budget); then
+    // stages without a budget get an unlimited one.
+    if store.get_fuel().is_ok() {
+        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
     }
 }
 

@@ -3,7 +3,11 @@
 //! Config (`[pipeline.config]`):
 //! - `threshold`: events from one source that trigger a ban (default 20, at least 1);
 //! - `window`: the span those events must fall within (default `1m`);
-//! - `ban_for`: how long the ban lasts (default `1h`).
+//! - `ban_for`: how long the ban lasts (default `1h`);
+//! - `ban_countries`, `ban_asns`, `ban_orgs`: block lists. A source whose country
+//!   (two-letter code), network (AS number) or organisation (case-insensitive substring,
+//!   `"zscaler"` matches `ZSCALER, INC.`) is listed is banned on first sight. These need an
+//!   enrichment stage before this one; events without enrichment never match.
 //!
 //! Time is the events' own log time (the batch's `now` for lines without one), so a
 //! replayed log decides exactly as the live one did. A source is banned once; it can be
@@ -15,8 +19,10 @@ use portcullis_sdk::{
 };
 use serde::Deserialize;
 
+mod blocklist;
 mod window;
 
+use blocklist::BlockList;
 use window::Windows;
 
 #[derive(Deserialize)]
@@ -28,6 +34,12 @@ struct RawConfig {
     window: Duration,
     #[serde(default = "default_ban_for")]
     ban_for: Duration,
+    #[serde(default)]
+    ban_countries: Vec<String>,
+    #[serde(default)]
+    ban_asns: Vec<u32>,
+    #[serde(default)]
+    ban_orgs: Vec<String>,
 }
 
 fn default_threshold() -> u32 {
@@ -45,6 +57,7 @@ pub struct ThresholdBan {
     ban_for_secs: u64,
     reason: String,
     windows: Windows,
+    blocked: BlockList,
 }
 
 impl Plugin for ThresholdBan {
@@ -65,6 +78,24 @@ impl Plugin for ThresholdBan {
                     "the span those events must fall within",
                 ),
                 ConfigKey::new("ban_for", "duration", Some("1h"), "how long the ban lasts"),
+                ConfigKey::new(
+                    "ban_countries",
+                    "list of country codes",
+                    Some("[]"),
+                    "ban sources from these countries on first sight",
+                ),
+                ConfigKey::new(
+                    "ban_asns",
+                    "list of AS numbers",
+                    Some("[]"),
+                    "ban sources from these networks on first sight",
+                ),
+                ConfigKey::new(
+                    "ban_orgs",
+                    "list of names",
+                    Some("[]"),
+                    "ban sources whose organisation contains one of these (any case)",
+                ),
             ],
         )
     }
@@ -95,6 +126,7 @@ impl Plugin for ThresholdBan {
             ban_for_secs: raw.ban_for.secs(),
             reason: format!("{} events within {window_text}", raw.threshold),
             windows: Windows::new(raw.threshold, raw.window.secs().saturating_mul(1000)),
+            blocked: BlockList::new(&raw.ban_countries, &raw.ban_asns, &raw.ban_orgs)?,
         })
     }
 
@@ -103,6 +135,14 @@ impl Plugin for ThresholdBan {
         for ev in batch.events() {
             let Some(src) = ev.src() else { continue };
             let at = ev.time_ms().unwrap_or(batch.now_ms());
+            if !self.blocked.is_empty()
+                && let Some(reason) = self.blocked.reason(&ev)
+            {
+                if self.windows.mark_banned(ev.src_key(), at, ban_ms) {
+                    out.ban(IpNet::host(src), self.ban_for_secs, reason);
+                }
+                continue;
+            }
             if self.windows.record(ev.src_key(), at, ban_ms) {
                 out.ban(IpNet::host(src), self.ban_for_secs, self.reason.clone());
             }
@@ -206,12 +246,69 @@ mod tests {
     }
 
     #[test]
+    fn block_listed_sources_are_banned_on_first_sight_once() {
+        let mut p = plugin(
+            r#"{"threshold": 100, "ban_countries": ["gb"], "ban_asns": [7018], "ban_orgs": ["zscaler"]}"#,
+        );
+        let mut b = BatchBuilder::new();
+        b.push(
+            TestEvent::tcp("81.2.69.142", "192.0.2.1", 22)
+                .at_ms(0)
+                .geo("GB", 0, "", "London"),
+        );
+        b.push(TestEvent::tcp("12.81.92.1", "192.0.2.1", 22).at_ms(1).geo(
+            "US",
+            7018,
+            "AT&T Services",
+            "",
+        ));
+        b.push(
+            TestEvent::tcp("104.129.204.86", "192.0.2.1", 22)
+                .at_ms(2)
+                .geo("US", 22616, "ZSCALER, INC.", ""),
+        );
+        b.push(TestEvent::tcp("8.8.8.8", "192.0.2.1", 22).at_ms(3).geo(
+            "US",
+            15169,
+            "Google LLC",
+            "",
+        ));
+        b.push(
+            TestEvent::tcp("81.2.69.142", "192.0.2.1", 22)
+                .at_ms(4)
+                .geo("GB", 0, "", "London"),
+        );
+        let batch = b.batch();
+        let mut out = Output::for_batch(&batch);
+        p.process(&batch, &mut out);
+        let reasons: Vec<String> = out
+            .actions()
+            .iter()
+            .map(|a| match a {
+                Action::Ban { target, reason, .. } => format!("{target}: {reason}"),
+                Action::Unban(n) => format!("unban {n}"),
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "81.2.69.142/32: country GB is block-listed",
+                "12.81.92.1/32: AS7018 is block-listed",
+                "104.129.204.86/32: organisation \"ZSCALER, INC.\" matches block-listed \"ZSCALER\"",
+            ]
+        );
+    }
+
+    #[test]
     fn refuses_bad_config_naming_the_key() {
         for (json, key) in [
             (r#"{"threshold": 0}"#, "threshold"),
             (r#"{"window": "0s"}"#, "window"),
             (r#"{"ban_for": "soon"}"#, "ban_for"),
             (r#"{"threshold": -1}"#, "threshold"),
+            (r#"{"ban_countries": ["GBR"]}"#, "ban_countries[0]"),
+            (r#"{"ban_asns": [0]}"#, "ban_asns[0]"),
+            (r#"{"ban_orgs": [" "]}"#, "ban_orgs[0]"),
         ] {
             let e = ThresholdBan::init(Config::from_json(json)).err().unwrap();
             assert_eq!(e.key.as_deref(), Some(key), "{json}: {e}");

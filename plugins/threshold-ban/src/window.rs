@@ -102,6 +102,21 @@ impl Windows {
         false
     }
 
+    /// Marks `src` banned at `at` for `ban_ms` unless it already is; true when newly banned.
+    pub fn mark_banned(&mut self, src: [u8; 16], at: i64, ban_ms: i64) -> bool {
+        self.latest = self.latest.max(at);
+        let s = self.sources.entry(src).or_insert_with(|| Source {
+            times: VecDeque::new(),
+            banned_until: i64::MIN,
+        });
+        if at < s.banned_until {
+            return false;
+        }
+        s.banned_until = at.saturating_add(ban_ms);
+        s.times.clear();
+        true
+    }
+
     /// Forgets sources with no event inside the window and no running ban, every so often,
     /// so memory follows the number of recently active sources.
     pub fn prune(&mut self, now: i64) {
