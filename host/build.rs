@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The standard plugins: (crate name, name operators use in `plugin = "..."`).
-const STANDARD: [(&str, &str); 2] = [
+const STANDARD: [(&str, &str); 3] = [
     ("cidr-filter", "cidr-filter"),
+    ("geoip-enrich", "geoip-enrich"),
     ("threshold-ban", "threshold-ban"),
 ];
 /// Plugins built alongside but not embedded: test fixtures, found through

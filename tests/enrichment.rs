@@ -30,12 +30,11 @@ fn a_block_list_acts_on_what_an_earlier_stage_looked_up() {
         &format!(
             "[geoip]\ncity = {:?}\nasn = {:?}\n\
              [[sources]]\nkind = \"file\"\npath = {log:?}\n\
-             [[pipeline]]\nname = \"enrich\"\nplugin = {:?}\n[pipeline.config]\nmode = \"enrich\"\n\
+             [[pipeline]]\nname = \"enrich\"\nplugin = \"geoip-enrich\"\n\
              [[pipeline]]\nname = \"blocklist\"\nplugin = \"threshold-ban\"\n\
-             [pipeline.config]\nthreshold = 1000\nban_countries = [\"GB\"]\nban_asns = [1221]\n",
+             [pipeline.config]\nthreshold = 1000\nban_countries = [\"GB\"]\nban_orgs = [\"telstra\"]\n",
             fixture_db("GeoLite2-City-Test.mmdb"),
             fixture_db("GeoLite2-ASN-Test.mmdb"),
-            fixture_plugin("bench"),
         ),
     );
     let out = portcullis(
@@ -55,7 +54,10 @@ fn a_block_list_acts_on_what_an_earlier_stage_looked_up() {
                 "81.2.69.142/32".to_string(),
                 "country GB is block-listed".to_string()
             ),
-            ("1.128.0.1/32".to_string(), "AS1221 is block-listed".to_string()),
+            (
+                "1.128.0.1/32".to_string(),
+                "organisation \"Telstra Pty Ltd\" matches block-listed \"TELSTRA\"".to_string()
+            ),
         ]
     );
 }

@@ -6,6 +6,8 @@
 //! - `config_files`: every file in `config/` is valid.
 //! - `enrichment`: GeoIP/ASN lookups by one stage reach the stages after it.
 //! - `plugin_faults`: plugins that trap, loop or eat memory never take the host down.
+//! - `parser_corpus`: real and generated netfilter LOG lines parse; fields agree with other
+//!   parsers' expected outputs.
 //! - `plugin_runtime`: `plugin check`, the compiled-plugin cache, state across restarts,
 //!   failure limits and fuel.
 
@@ -15,5 +17,6 @@ mod bad_input;
 mod config_files;
 mod demo;
 mod enrichment;
+mod parser_corpus;
 mod plugin_faults;
 mod plugin_runtime;

@@ -114,3 +114,25 @@ fn a_memory_bomb_is_stopped_at_its_limit() {
     assert_eq!(bombed, baseline);
     assert!(err.contains("exceeded its memory limit of 16 MiB"), "{err}");
 }
+
+#[test]
+fn a_plugin_cannot_reach_files_network_clock_or_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in ["file", "net", "clock", "env"] {
+        let out = portcullis(
+            &["run", "--config", &config(dir.path(), &hostile(mode, 1, "")), "--once"],
+            &[],
+            None,
+        );
+        let err = stderr(&out);
+        assert!(out.status.success(), "{mode}: {err}");
+        // The WASI call itself traps: the plugin never gets to report what it read.
+        assert!(!err.contains("hostile plugin read"), "{mode}: {err}");
+        assert!(!err.contains("hostile plugin opened"), "{mode}: {err}");
+        assert!(err.contains("stage \"hostile\" failed in process"), "{mode}: {err}");
+        assert!(
+            err.contains("called wasi:") && err.contains("which plugins are denied"),
+            "{mode}: the error names the refused interface: {err}"
+        );
+    }
+}

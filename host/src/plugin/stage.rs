@@ -141,7 +141,17 @@ impl StageInstance {
             // The trap code says what happened; the rest of the chain is an unsymbolised
             // wasm backtrace that helps nobody reading the log.
             Some(trap) => format!("trapped: {trap}"),
-            None => cause,
+            // The innermost error says what happened (e.g. a refused WASI import); the outer
+            // ones carry the backtrace.
+            None => {
+                let inner = e.chain().last().map(|c| c.to_string()).unwrap_or(cause);
+                match inner.split('`').nth(1).filter(|_| inner.starts_with("unknown import")) {
+                    Some(import) => format!(
+                        "called {import}, which plugins are denied (no filesystem, network, system clock or environment)"
+                    ),
+                    None => inner,
+                }
+            }
         };
         PluginError::Trap {
             stage: self.name.to_string(),

@@ -1,8 +1,10 @@
 //! `hostile`: a plugin that misbehaves on purpose, so tests can show the host survives it.
 //! Built with the standard plugins but not embedded in the binary.
 //!
-//! Config: `mode` is `"trap"` (panics), `"loop"` (never returns) or `"grow"` (allocates
-//! until memory runs out). It misbehaves on every `every`th batch (default 1: every batch),
+//! Config: `mode` is `"trap"` (panics), `"loop"` (never returns), `"grow"` (allocates
+//! until memory runs out), or one of `"file"`, `"net"`, `"clock"`, `"env"` (tries to read
+//! a file, open a connection, read the system clock, read an environment variable: what a
+//! plugin must not be able to do). It misbehaves on every `every`th batch (default 1: every batch),
 //! or, when `poison_port` is set, on each batch holding an event to that port. It counts
 //! the events of the batches it survives (state kept in snapshots, reported as the gauge
 //! `events_seen`), so tests can tell whether a re-created instance got its state back.
@@ -16,6 +18,10 @@ enum Mode {
     Trap,
     Loop,
     Grow,
+    File,
+    Net,
+    Clock,
+    Env,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +87,22 @@ impl Plugin for Hostile {
                 Mode::Loop => loop {
                     std::hint::black_box(&self.saved);
                 },
+                Mode::File => {
+                    let text = std::fs::read_to_string("/etc/hostname");
+                    panic!("hostile plugin read a file: {text:?}");
+                }
+                Mode::Net => {
+                    let conn = std::net::TcpStream::connect("192.0.2.1:80");
+                    panic!("hostile plugin opened a connection: {conn:?}");
+                }
+                Mode::Clock => {
+                    let now = std::time::SystemTime::now();
+                    panic!("hostile plugin read the system clock: {now:?}");
+                }
+                Mode::Env => {
+                    let home = std::env::var("HOME");
+                    panic!("hostile plugin read the environment: {home:?}");
+                }
                 Mode::Grow => {
                     let mut hoard: Vec<Vec<u8>> = Vec::new();
                     loop {

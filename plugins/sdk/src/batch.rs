@@ -193,3 +193,58 @@ impl<'a> Event<'a> {
             .unwrap_or("")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{BatchBuilder, TestEvent};
+
+    #[test]
+    fn events_read_their_fields_enrichment_and_notes() {
+        let mut b = BatchBuilder::new();
+        b.push(
+            TestEvent::tcp("203.0.113.7", "192.0.2.1", 22)
+                .at_ms(5)
+                .prefix("DROP: "),
+        );
+        b.push(TestEvent::tcp("2001:db8::9", "2001:db8::1", 443).geo(
+            "DE",
+            3320,
+            "Deutsche Telekom AG",
+            "Bonn",
+        ));
+        b.annotate(1, "label", "scanner")
+            .annotate(0, "label", "first")
+            .annotate(1, "other", "x");
+        let batch = b.batch();
+        let evs: Vec<_> = batch.events().collect();
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0].src(), Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(
+            (evs[0].dpt(), evs[0].time_ms(), evs[0].prefix()),
+            (Some(22), Some(5), "DROP: ")
+        );
+        assert_eq!(
+            (evs[0].country(), evs[0].asn(), evs[0].org()),
+            (None, None, None)
+        );
+        assert_eq!(evs[1].country(), Some(*b"DE"));
+        assert_eq!(
+            (evs[1].asn(), evs[1].org(), evs[1].city()),
+            (Some(3320), Some("Deutsche Telekom AG"), Some("Bonn"))
+        );
+        assert_eq!(evs[0].annotation("label"), Some("first"));
+        assert_eq!(evs[1].annotation("label"), Some("scanner"));
+        assert_eq!(evs[1].annotation("other"), Some("x"));
+        assert_eq!(evs[0].annotation("other"), None);
+    }
+
+    #[test]
+    fn a_record_size_smaller_than_the_layout_yields_no_events() {
+        let mut b = BatchBuilder::new();
+        b.push(TestEvent::tcp("203.0.113.7", "192.0.2.1", 22));
+        let full = b.batch();
+        let bytes: Vec<u8> = full.events().flat_map(|_| [0u8; 10]).collect();
+        let short = super::Batch::new(&bytes, 10, 1, &[], &[], 0);
+        assert_eq!(short.events().count(), 0);
+    }
+}
