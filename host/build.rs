@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The standard plugins: (crate name, name operators use in `plugin = "..."`).
-const STANDARD: [(&str, &str); 3] = [
+const STANDARD: &[(&str, &str)] = &[
     ("cidr-filter", "cidr-filter"),
     ("geoip-enrich", "geoip-enrich"),
     ("threshold-ban", "threshold-ban"),

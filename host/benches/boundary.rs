@@ -68,11 +68,12 @@ fn geo_variants() -> Vec<(&'static str, Arc<Geo>)> {
         ),
     )];
     let (city, asn) = (full_db("GeoLite2-City.mmdb"), full_db("ipl-asn.mmdb"));
-    match [&city, &asn].into_iter().find(|p| !p.is_file()) {
+    let missing = [&city, &asn].into_iter().find(|p| !p.is_file()).cloned();
+    match missing {
         None => variants.push(("fulldb", open(city, asn))),
-        Some(missing) => println!(
+        Some(path) => println!(
             "skipping the full-size GeoIP variants: {} is missing",
-            missing.display()
+            path.display()
         ),
     }
     variants
@@ -270,6 +271,13 @@ fn stage_cost(c: &mut Criterion) {
                 b.iter(|| black_box(pipeline.run(&mut batch)))
             });
             assert_eq!(batch.len(), len, "a bench stage keeps every event");
+            if *mode == "enrich" {
+                let enriched = (0..len)
+                    .filter_map(|i| batch.record(i))
+                    .filter(|r| r.country().is_some() || r.asn().is_some())
+                    .count();
+                println!("{label}/{len}: {enriched} of {len} events enriched");
+            }
         }
     }
     group.finish();
@@ -348,7 +356,7 @@ fn startup(c: &mut Criterion) {
     };
     // Fill the cache.
     drop(start(&options));
-    let mut timed = |b: &mut criterion::Bencher<'_>, options: &RuntimeOptions| {
+    let timed = |b: &mut criterion::Bencher<'_>, options: &RuntimeOptions| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut teardown = Vec::new();
