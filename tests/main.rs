@@ -2,6 +2,7 @@
 //! standard plugins (the `.wasm` components built from `plugins/` and embedded in it).
 //!
 //! - `demo`: the bundled demo end to end: who is banned, who is not, and why.
+//! - `analyze`: tallies by key after the configured stages, and enriched lines.
 //! - `bad_input`: every kind of bad input gets a clear one-line error, never a panic.
 //! - `config_files`: every file in `config/` is valid.
 //! - `enrichment`: GeoIP/ASN lookups by one stage reach the stages after it.
@@ -13,6 +14,7 @@
 
 mod common;
 
+mod analyze;
 mod bad_input;
 mod config_files;
 mod demo;

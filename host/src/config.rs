@@ -207,6 +207,19 @@ impl Config {
 }
 
 impl Config {
+    /// A configuration with nothing in it: no sources, no stages, no GeoIP databases.
+    pub fn empty() -> Config {
+        Config {
+            path: PathBuf::new(),
+            sources: Vec::new(),
+            stages: Vec::new(),
+            backend: BackendKind::DryRun,
+            state_dir: PathBuf::from("/var/lib/portcullis"),
+            snapshot_interval: Duration::from_secs(10),
+            geoip: GeoPaths::default(),
+        }
+    }
+
     /// Reads and validates `path`, with environment overrides from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Self::load_with_env(path, None)

@@ -7,6 +7,7 @@
 //! applies the resulting bans.
 
 pub mod action;
+pub mod analyze;
 pub mod clock;
 pub mod config;
 pub mod duration;

@@ -93,6 +93,38 @@ pub struct RunStats {
     pub malformed: u64,
 }
 
+/// The log lines of the batch being assembled, kept when an observer asks for them;
+/// an event's `tag` (see [`EncodedBatch::tags`]) finds its line.
+#[derive(Debug, Default)]
+pub struct BatchLines {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl BatchLines {
+    fn push(&mut self, line: &[u8]) {
+        self.buf.extend_from_slice(line);
+        self.ends.push(self.buf.len());
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
+    /// The line of the event tagged `tag`.
+    pub fn get(&self, tag: u32) -> Option<&[u8]> {
+        let i = tag as usize;
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.buf.get(start..end)
+    }
+}
+
+/// Sees each batch after the stages ran: the events every stage kept, and their lines
+/// when asked for.
+pub type Observer = Box<dyn FnMut(&EncodedBatch, &BatchLines)>;
+
 /// The assembled chain.
 pub struct Runner {
     parser: Parser,
@@ -102,6 +134,8 @@ pub struct Runner {
     services: HostServices,
     state: Option<StateDir>,
     stats: RunStats,
+    observer: Option<Observer>,
+    lines: Option<BatchLines>,
 }
 
 impl Runner {
@@ -173,7 +207,16 @@ impl Runner {
             services,
             state,
             stats: RunStats::default(),
+            observer: None,
+            lines: None,
         })
+    }
+
+    /// Hands every batch, after the stages, to `observer`; with `keep_lines` the batch's
+    /// log lines come along.
+    pub fn observe(&mut self, keep_lines: bool, observer: Observer) {
+        self.observer = Some(observer);
+        self.lines = keep_lines.then(BatchLines::default);
     }
 
     /// Counts so far.
@@ -226,6 +269,9 @@ impl Runner {
                 Ok(Some(ev)) => {
                     self.stats.events += 1;
                     self.batch.push(&ev);
+                    if let Some(lines) = &mut self.lines {
+                        lines.push(line);
+                    }
                 }
                 Ok(None) => self.stats.skipped += 1,
                 Err(e) => {
@@ -260,7 +306,14 @@ impl Runner {
         }
         self.batch.now_ms = self.services.clock.now_ms();
         let decisions = self.pipeline.run(&mut self.batch);
+        if let Some(observe) = &mut self.observer {
+            let no_lines = BatchLines::default();
+            observe(&self.batch, self.lines.as_ref().unwrap_or(&no_lines));
+        }
         self.batch.clear();
+        if let Some(lines) = &mut self.lines {
+            lines.clear();
+        }
         self.engine.submit(decisions)?;
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand.
 
+pub mod analyze;
 pub mod config_check;
 pub mod parse;
 pub mod plugin;
@@ -13,9 +14,9 @@ use std::process::ExitCode;
 #[derive(clap::Parser, Debug)]
 #[command(name = "portcullis", version, about)]
 pub struct Cli {
-    /// Configuration file.
-    #[arg(long, global = true, value_name = "FILE", default_value = DEFAULT_PATH)]
-    pub config: PathBuf,
+    /// Configuration file [default: /etc/portcullis/portcullis.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Parse firewall log lines and print them as JSON (or text).
     Parse(parse::ParseArgs),
+    /// Count events by source, organisation, ASN, country, port, prefix or protocol, after
+    /// the configured filter and enrichment stages; or print lines with their origin.
+    Analyze(analyze::AnalyzeArgs),
     /// Run the configured sources through the plugin chain and apply the decisions.
     Run(run::RunArgs),
     /// Inspect configuration.
@@ -43,11 +47,14 @@ pub enum ConfigCommand {
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let explicit = cli.config.clone();
+    let config = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
     match cli.command {
         Command::Parse(args) => parse::run(&args),
-        Command::Run(args) => run::run(&cli.config, &args),
-        Command::Config(ConfigCommand::Check(args)) => config_check::run(&cli.config, &args),
-        Command::Plugin(cmd) => plugin::run(&cli.config, &cmd),
+        Command::Analyze(args) => analyze::run(explicit.as_deref(), &args),
+        Command::Run(args) => run::run(&config, &args),
+        Command::Config(ConfigCommand::Check(args)) => config_check::run(&config, &args),
+        Command::Plugin(cmd) => plugin::run(&config, &cmd),
     }
 }
 

@@ -27,6 +27,10 @@ pub struct EncodedBatch {
     pub now_ms: i64,
     /// Notes other than the well-known enrichment keys, which live in the records.
     pub annotations: Vec<Annotation>,
+    /// The host's own tag of each event: its position when it was pushed. Never sent to
+    /// plugins; it follows its event through `retain`, so the host can find what an event
+    /// came from (e.g. its log line).
+    pub tags: Vec<u32>,
     index: HashMap<String, u32>,
 }
 
@@ -54,6 +58,7 @@ impl EncodedBatch {
         self.records.clear();
         self.strings.clear();
         self.annotations.clear();
+        self.tags.clear();
         self.index.clear();
     }
 
@@ -95,6 +100,7 @@ impl EncodedBatch {
     pub fn push_fields(&mut self, fields: &RecordFields) {
         let mut rec = [0u8; RECORD_SIZE];
         record::encode(fields, &mut rec);
+        self.tags.push(self.len() as u32);
         self.records.extend_from_slice(&rec);
     }
 
@@ -123,9 +129,13 @@ impl EncodedBatch {
                 );
             }
             new_index[read] = write as u32;
+            if let Some(&tag) = self.tags.get(read) {
+                self.tags[write] = tag;
+            }
             write += 1;
         }
         self.records.truncate(write * RECORD_SIZE);
+        self.tags.truncate(write);
         if !self.annotations.is_empty() {
             self.annotations
                 .retain_mut(|a| match new_index.get(a.event as usize) {
@@ -232,6 +242,7 @@ mod tests {
             b.push_fields(&fields(s));
         }
         assert_eq!(b.retain(&[1, 0, 1, 0]), 2);
+        assert_eq!(b.tags, [1, 3]);
         let left: Vec<IpAddr> = (0..b.len())
             .map(|i| b.record(i).unwrap().src().unwrap())
             .collect();
