@@ -15,6 +15,8 @@ const STANDARD: &[(&str, &str)] = &[
     ("cidr-filter", "cidr-filter"),
     ("geoip-enrich", "geoip-enrich"),
     ("threshold-ban", "threshold-ban"),
+    ("scan-detect", "scan-detect"),
+    ("counter", "counter"),
 ];
 /// Plugins built alongside but not embedded: test fixtures, found through
 /// `PORTCULLIS_PLUGIN_DIR`.

@@ -2,7 +2,11 @@
 //! standard plugins (the `.wasm` components built from `plugins/` and embedded in it).
 //!
 //! - `demo`: the bundled demo end to end: who is banned, who is not, and why.
+//! - `ban_rules`: threshold-ban's share, escalation and network rules, and the counter's
+//!   report, on the demo log and synthetic ones.
 //! - `analyze`: tallies by key after the configured stages, and enriched lines.
+//! - `cidr_filter`: prefix, port, protocol and network rules drop events before a later
+//!   ban stage; `keep_*` exceptions; a bad rule is refused naming its key and index.
 //! - `bad_input`: every kind of bad input gets a clear one-line error, never a panic.
 //! - `config_files`: every file in `config/` is valid.
 //! - `enrichment`: GeoIP/ASN lookups by one stage reach the stages after it.
@@ -11,14 +15,19 @@
 //!   parsers' expected outputs.
 //! - `plugin_runtime`: `plugin check`, the compiled-plugin cache, state across restarts,
 //!   failure limits and fuel.
+//! - `scan_detect`: psad's recorded SYN, FIN, NULL, XMAS, ACK and UDP scans are each
+//!   detected and classified; a generated log's port scanners are banned, nobody else.
 
 mod common;
 
 mod analyze;
 mod bad_input;
+mod ban_rules;
+mod cidr_filter;
 mod config_files;
 mod demo;
 mod enrichment;
 mod parser_corpus;
 mod plugin_faults;
 mod plugin_runtime;
+mod scan_detect;

@@ -9,7 +9,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use portcullis::clock::{Clock, SystemClock};
-use portcullis::geo::{Geo, GeoPaths};
+use portcullis::geo::{Geo, GeoPaths, GeoService};
 use portcullis::metrics::PluginMetrics;
 use portcullis::pipeline::batch::EncodedBatch;
 use portcullis::pipeline::{OnError, Pipeline};
@@ -79,10 +79,15 @@ fn geo_variants() -> Vec<(&'static str, Arc<Geo>)> {
     variants
 }
 
+/// No databases: lookups answer `none`.
+fn no_geo() -> Arc<Geo> {
+    Arc::new(Geo::open(&GeoPaths::default()).expect("no databases to open"))
+}
+
 fn services(geo: Arc<Geo>) -> HostServices {
     HostServices {
         clock: Arc::new(SystemClock),
-        geo,
+        geo: Arc::new(GeoService::fixed(geo)),
         metrics: Arc::new(PluginMetrics::default()),
     }
 }
@@ -236,20 +241,13 @@ impl EventMix {
 }
 
 /// (a) One `bench` stage, run the way the runner runs it (`Pipeline::run`: process, apply
-/// notes, apply verdicts); the same batch every iteration.
+/// notes, apply verdicts); the same batch every iteration. Then the two standard plugins of
+/// the chain on their own.
 fn stage_cost(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime");
     let mut modes: Vec<(String, Arc<Geo>, &str)> = vec![
-        (
-            "noop".into(),
-            Arc::new(Geo::open(&GeoPaths::default()).expect("no dbs")),
-            "noop",
-        ),
-        (
-            "count".into(),
-            Arc::new(Geo::open(&GeoPaths::default()).expect("no dbs")),
-            "count",
-        ),
+        ("noop".into(), no_geo(), "noop"),
+        ("count".into(), no_geo(), "count"),
     ];
     for (db, geo) in geo_variants() {
         modes.push((format!("enrich_{db}"), geo, "enrich"));
@@ -279,6 +277,30 @@ fn stage_cost(c: &mut Criterion) {
                 println!("{label}/{len}: {enriched} of {len} events enriched");
             }
         }
+    }
+    // The standard plugins alone, for the chain's breakdown: a fresh batch per iteration,
+    // since the filter drops events and the ban policy needs time to move on.
+    let none = services(no_geo());
+    for (plugin, config) in [
+        ("cidr-filter", "{}"),
+        ("threshold-ban", r#"{"threshold": 20, "window": "1m"}"#),
+    ] {
+        const LEN: usize = 1024;
+        let mut pipeline = Pipeline::new(SNAPSHOT_INTERVAL_MS);
+        let source = PluginSource::Standard(plugin);
+        pipeline.push(
+            stage(&runtime, &source, plugin, config, &none),
+            OnError::Pass,
+        );
+        let mut mix = EventMix::new(SystemClock.now_ms());
+        group.throughput(Throughput::Elements(LEN as u64));
+        group.bench_function(format!("{plugin}/{LEN}"), |b| {
+            b.iter_batched_ref(
+                || mix.batch(LEN, SystemClock.now_ms()),
+                |batch| black_box(pipeline.run(batch)),
+                BatchSize::SmallInput,
+            )
+        });
     }
     group.finish();
 }
@@ -337,7 +359,7 @@ fn startup(c: &mut Criterion) {
         fuel: false,
         cache_dir: Some(cache.path().join("plugins")),
     };
-    let services = services(Arc::new(Geo::open(&GeoPaths::default()).expect("no dbs")));
+    let services = services(no_geo());
     let plugins = [
         (PluginSource::Standard("cidr-filter"), "filter", "{}"),
         (

@@ -2,8 +2,11 @@
 //! know about an address (country, city, autonomous system) for the plugins' batched import.
 
 mod db;
+mod service;
 #[cfg(test)]
 mod tests;
+
+pub use service::{GeoService, Reload};
 
 use std::fmt;
 use std::net::IpAddr;

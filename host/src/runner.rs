@@ -4,7 +4,7 @@
 use crate::action::{ActionEngine, ActionError, Backend};
 use crate::clock::Clock;
 use crate::config::{Config, Source};
-use crate::geo::{Geo, GeoError};
+use crate::geo::{GeoError, GeoService};
 use crate::metrics::PluginMetrics;
 use crate::parse::{ParseOptions, Parser};
 use crate::pipeline::Pipeline;
@@ -19,6 +19,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// How often, at most, the GeoIP files are checked for replacement.
+pub const GEO_RELOAD_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 /// Events per batch handed to the stages.
 pub const BATCH_EVENTS: usize = 1024;
 /// Malformed lines reported one by one per source before only counting them.
@@ -69,9 +71,9 @@ pub fn runtime_for(config: &Config) -> Result<Runtime, RunError> {
 
 /// What the stages' imports reach, for `config`: opens the GeoIP/ASN databases.
 pub fn services_for(config: &Config, clock: Arc<dyn Clock>) -> Result<HostServices, RunError> {
-    let geo = Geo::open(&config.geoip)?;
-    if !geo.is_empty() {
-        tracing::info!("geoip: {}", geo.describe());
+    let geo = GeoService::open(&config.geoip)?;
+    if !geo.current().is_empty() {
+        tracing::info!("geoip: {}", geo.current().describe());
     }
     Ok(HostServices {
         clock,
@@ -305,6 +307,7 @@ impl Runner {
             return Ok(());
         }
         self.batch.now_ms = self.services.clock.now_ms();
+        self.services.geo.maybe_reload(GEO_RELOAD_CHECK);
         let decisions = self.pipeline.run(&mut self.batch);
         if let Some(observe) = &mut self.observer {
             let no_lines = BatchLines::default();

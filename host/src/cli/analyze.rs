@@ -49,7 +49,9 @@ pub enum Format {
 fn load_config(explicit: Option<&Path>) -> anyhow::Result<Option<Config>> {
     match explicit {
         Some(p) => Ok(Some(Config::load(p)?)),
-        None if Path::new(DEFAULT_PATH).exists() => Ok(Some(Config::load(Path::new(DEFAULT_PATH))?)),
+        None if Path::new(DEFAULT_PATH).exists() => {
+            Ok(Some(Config::load(Path::new(DEFAULT_PATH))?))
+        }
         None => Ok(None),
     }
 }
@@ -64,7 +66,13 @@ pub fn run(explicit_config: Option<&Path>, args: &AnalyzeArgs) -> anyhow::Result
     } else {
         args.files
             .iter()
-            .map(|f| if f.as_os_str() == "-" { Source::Stdin } else { Source::File(f.clone()) })
+            .map(|f| {
+                if f.as_os_str() == "-" {
+                    Source::Stdin
+                } else {
+                    Source::File(f.clone())
+                }
+            })
             .collect()
     };
     if sources.is_empty() {
@@ -72,7 +80,7 @@ pub fn run(explicit_config: Option<&Path>, args: &AnalyzeArgs) -> anyhow::Result
     }
     let runtime = runtime_for(&config)?;
     let services = services_for(&config, Arc::new(SystemClock))?;
-    let geo = services.geo.clone();
+    let geo = services.geo.current();
     let sink = Box::new(DryRun::new(std::io::sink()));
     let mut runner = Runner::build(&config, &runtime, services, sink, false)?;
 
@@ -86,7 +94,8 @@ pub fn run(explicit_config: Option<&Path>, args: &AnalyzeArgs) -> anyhow::Result
             Box::new(move |batch, lines: &BatchLines| {
                 let mut w = sink.borrow_mut();
                 for (i, tag) in batch.tags.iter().enumerate() {
-                    let (Some(line), Some(src)) = (lines.get(*tag), batch.record(i).and_then(|r| r.src()))
+                    let (Some(line), Some(src)) =
+                        (lines.get(*tag), batch.record(i).and_then(|r| r.src()))
                     else {
                         continue;
                     };
@@ -120,10 +129,21 @@ pub fn run(explicit_config: Option<&Path>, args: &AnalyzeArgs) -> anyhow::Result
             writeln!(w)?;
         }
         Format::Table => {
-            let width = rows.iter().map(|r| r.count.to_string().len()).max().unwrap_or(5).max(5);
+            let width = rows
+                .iter()
+                .map(|r| r.count.to_string().len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
             writeln!(w, "{:>width$}  {:>6}  {by:?}", "count", "share")?;
             for r in &rows {
-                writeln!(w, "{:>width$}  {:>5.1}%  {}", r.count, r.share * 100.0, r.key)?;
+                writeln!(
+                    w,
+                    "{:>width$}  {:>5.1}%  {}",
+                    r.count,
+                    r.share * 100.0,
+                    r.key
+                )?;
             }
         }
     }
@@ -152,8 +172,15 @@ fn describe(geo: &Geo, ip: IpAddr) -> String {
         (None, Some(o)) => Some(o.clone()),
         (None, None) => None,
     };
-    let parts: Vec<String> = [g.country, g.country_name, g.city, asn].into_iter().flatten().collect();
-    if parts.is_empty() { "IP origin unknown".to_string() } else { parts.join(", ") }
+    let parts: Vec<String> = [g.country, g.country_name, g.city, asn]
+        .into_iter()
+        .flatten()
+        .collect();
+    if parts.is_empty() {
+        "IP origin unknown".to_string()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// Writes `line` with ` <origin>` inserted after its outer `SRC=<ip>` token.
@@ -161,7 +188,9 @@ fn write_enriched(w: &mut impl Write, line: &[u8], origin: &str) -> std::io::Res
     let at = memchr::memmem::find(line, b" SRC=").map(|i| i + 5);
     match at {
         Some(start) => {
-            let end = memchr::memchr(b' ', &line[start..]).map(|e| start + e).unwrap_or(line.len());
+            let end = memchr::memchr(b' ', &line[start..])
+                .map(|e| start + e)
+                .unwrap_or(line.len());
             w.write_all(&line[..end])?;
             w.write_all(b" ")?;
             w.write_all(origin.as_bytes())?;

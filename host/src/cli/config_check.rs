@@ -20,7 +20,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     // runs its init on its config.
     let runtime = runtime_for(&config)?;
     let services = services_for(&config, Arc::new(SystemClock))?;
-    let geo = services.geo.describe();
+    let geo = services.geo.current().describe();
     let sink = Box::new(portcullis::action::DryRun::new(std::io::sink()));
     Runner::build(&config, &runtime, services, sink, false)?;
     let chain: Vec<&str> = config.stages.iter().map(|s| s.name.as_str()).collect();

@@ -3,7 +3,7 @@
 use anyhow::bail;
 use portcullis::clock::SystemClock;
 use portcullis::config::Config;
-use portcullis::geo::Geo;
+use portcullis::geo::{Geo, GeoService};
 use portcullis::metrics::PluginMetrics;
 use portcullis::plugin::{
     CONTRACT, HostServices, PluginSource, Runtime, RuntimeOptions, describe_plugin,
@@ -38,7 +38,7 @@ fn check(plugin: &str) -> anyhow::Result<ExitCode> {
     let loaded = runtime.load(&source)?;
     let services = HostServices {
         clock: Arc::new(SystemClock),
-        geo: Arc::new(Geo::open(&Default::default())?),
+        geo: Arc::new(GeoService::fixed(Geo::open(&Default::default())?)),
         metrics: Arc::new(PluginMetrics::default()),
     };
     let d = describe_plugin(&runtime, &loaded, services)?;

@@ -2,7 +2,7 @@
 
 use super::bindings::portcullis::plugin::{host, types};
 use crate::clock::Clock;
-use crate::geo::Geo;
+use crate::geo::GeoService;
 use crate::metrics::PluginMetrics;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -19,8 +19,8 @@ const MAX_GEO_BATCH: usize = 65_536;
 pub struct HostServices {
     /// The host's clock.
     pub clock: Arc<dyn Clock>,
-    /// The GeoIP/ASN databases (possibly empty).
-    pub geo: Arc<Geo>,
+    /// The GeoIP/ASN databases (possibly none).
+    pub geo: Arc<GeoService>,
     /// Where plugin metrics go.
     pub metrics: Arc<PluginMetrics>,
 }
@@ -68,7 +68,7 @@ impl host::Host for StageState {
     }
 
     fn geo_lookup(&mut self, addrs: Vec<types::IpAddr>) -> Vec<Option<types::Geo>> {
-        let geo = &self.services.geo;
+        let geo = self.services.geo.current();
         if geo.is_empty() {
             return vec![None; addrs.len()];
         }

@@ -1,17 +1,34 @@
-//! `cidr-filter`: drops events whose source or destination lies in configured networks.
+//! `cidr-filter`: drops events by source or destination network, log prefix, interface,
+//! direction, protocol or destination port, with `keep_*` exceptions.
 //!
-//! Config (`[pipeline.config]`):
-//! - `drop_sources`: networks (`198.51.100.0/24`, `2001:db8::/32`, a bare address) or the
-//!   name `private` for the built-in set of private and reserved ranges; default `["private"]`.
-//! - `drop_destinations`: the same, matched against the destination; default `[]`.
+//! Config (`[pipeline.config]`), every key a list, every list optional:
+//! - `drop_sources`, `drop_destinations`: networks (`198.51.100.0/24`, `2001:db8::/32`, a
+//!   bare address) or `"private"` (the built-in private and reserved set); `drop_sources`
+//!   defaults to `["private"]`, everything else to `[]`;
+//! - `drop_prefixes`: log prefixes, exact (compared without surrounding spaces) or ending in
+//!   `*` (`"DROP*"`);
+//! - `drop_in_interfaces`, `drop_out_interfaces`: interface names, exact or ending in `*`
+//!   or `+` (`"eth*"`, `"eth+"`);
+//! - `drop_directions`: `inbound` (IN set, OUT empty), `outbound` (IN empty, OUT set),
+//!   `forward` (both set);
+//! - `drop_protocols`: `tcp`, `udp`, `icmp`, `icmpv6`, `udplite`, `sctp` or numbers 0-255;
+//! - `drop_ports`: destination ports, ranges (`"6000-6063"`), optionally for one protocol
+//!   (`"53/udp"`);
+//! - `keep_*`: the same eight keys, as exceptions.
+//!
+//! An event is dropped when it meets at least one `drop_*` condition and no `keep_*`
+//! condition. Each entry is one condition; nothing is ANDed except a port with its
+//! protocol in `"53/udp"`. Network lists are merged into sorted ranges at `init`, so each
+//! lookup is a binary search however long the list.
 
-use portcullis_sdk::{
-    Batch, Config, ConfigError, ConfigKey, Description, IpNet, Output, Plugin, host,
-};
+use portcullis_sdk::{Batch, Config, ConfigError, ConfigKey, Description, Output, Plugin, host};
 use serde::Deserialize;
-use std::net::IpAddr;
 
+mod netset;
 mod reserved;
+mod rules;
+
+use rules::{Item, RawRules, Rules};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,144 +37,171 @@ struct RawConfig {
     drop_sources: Vec<String>,
     #[serde(default)]
     drop_destinations: Vec<String>,
+    #[serde(default)]
+    drop_prefixes: Vec<String>,
+    #[serde(default)]
+    drop_in_interfaces: Vec<String>,
+    #[serde(default)]
+    drop_out_interfaces: Vec<String>,
+    #[serde(default)]
+    drop_directions: Vec<String>,
+    #[serde(default)]
+    drop_protocols: Vec<Item>,
+    #[serde(default)]
+    drop_ports: Vec<Item>,
+    #[serde(default)]
+    keep_sources: Vec<String>,
+    #[serde(default)]
+    keep_destinations: Vec<String>,
+    #[serde(default)]
+    keep_prefixes: Vec<String>,
+    #[serde(default)]
+    keep_in_interfaces: Vec<String>,
+    #[serde(default)]
+    keep_out_interfaces: Vec<String>,
+    #[serde(default)]
+    keep_directions: Vec<String>,
+    #[serde(default)]
+    keep_protocols: Vec<Item>,
+    #[serde(default)]
+    keep_ports: Vec<Item>,
 }
 
 fn default_drop_sources() -> Vec<String> {
     vec!["private".to_string()]
 }
 
-/// The filter: two lists of networks.
+/// The filter: what to drop, and the exceptions.
 pub struct CidrFilter {
-    sources: Vec<IpNet>,
-    destinations: Vec<IpNet>,
+    drop: Rules,
+    keep: Rules,
 }
 
-fn networks(key: &str, items: &[String]) -> Result<Vec<IpNet>, ConfigError> {
-    let mut nets = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        if item == "private" {
-            nets.extend(reserved::networks());
-            continue;
-        }
-        let net = IpNet::parse(item).map_err(|e| {
-            ConfigError::key(
-                format!("{key}[{i}]"),
-                format!("{item:?}: {e} (or use \"private\")"),
-            )
-        })?;
-        nets.push(net);
-    }
-    Ok(nets)
-}
-
-fn matches(nets: &[IpNet], ip: Option<IpAddr>) -> bool {
-    ip.is_some_and(|ip| nets.iter().any(|n| n.contains(ip)))
-}
+/// (key without `drop_`/`keep_`, kind, which events), for `describe`.
+const KEYS: [(&str, &str, &str); 8] = [
+    (
+        "sources",
+        "list of networks, or \"private\"",
+        "events from these networks (\"private\": private and reserved ranges)",
+    ),
+    (
+        "destinations",
+        "list of networks, or \"private\"",
+        "events to these networks",
+    ),
+    (
+        "prefixes",
+        "list of log prefixes",
+        "events with these log prefixes, exact (surrounding spaces ignored) or ending in `*`",
+    ),
+    (
+        "in_interfaces",
+        "list of interface names",
+        "events in on these interfaces (IN=), exact or ending in `*` or `+`",
+    ),
+    (
+        "out_interfaces",
+        "list of interface names",
+        "events out on these interfaces (OUT=), exact or ending in `*` or `+`",
+    ),
+    (
+        "directions",
+        "list of inbound|outbound|forward",
+        "events going this way: inbound (IN set, OUT empty), outbound (IN empty, OUT set), forward (both set)",
+    ),
+    (
+        "protocols",
+        "list of protocol names or numbers",
+        "events of these IP protocols: tcp, udp, icmp, icmpv6, udplite, sctp, or 0-255",
+    ),
+    (
+        "ports",
+        "list of ports or ranges",
+        "events to these destination ports: 22, \"6000-6063\", \"53/udp\"",
+    ),
+];
 
 impl Plugin for CidrFilter {
     fn describe() -> Description {
+        let mut keys = Vec::new();
+        for side in ["drop", "keep"] {
+            for (name, kind, doc) in KEYS {
+                let default = if (side, name) == ("drop", "sources") {
+                    r#"["private"]"#
+                } else {
+                    "[]"
+                };
+                let doc = match side {
+                    "drop" => format!("drop {doc}"),
+                    _ => format!("keep {doc}, whatever the drop_* keys say"),
+                };
+                keys.push(ConfigKey::new(
+                    &format!("{side}_{name}"),
+                    kind,
+                    Some(default),
+                    &doc,
+                ));
+            }
+        }
         Description::new(
-            "Drops events whose source or destination lies in the listed networks.",
-            vec![
-                ConfigKey::new(
-                    "drop_sources",
-                    "list of networks, or \"private\"",
-                    Some(r#"["private"]"#),
-                    "drop events from these sources (\"private\": private and reserved ranges)",
-                ),
-                ConfigKey::new(
-                    "drop_destinations",
-                    "list of networks, or \"private\"",
-                    Some("[]"),
-                    "drop events to these destinations",
-                ),
-            ],
+            "Drops events by network, log prefix, interface, direction, protocol or port, with keep_* exceptions.",
+            keys,
         )
     }
 
     fn init(config: Config) -> Result<Self, ConfigError> {
         let raw: RawConfig = config.parse()?;
-        Ok(CidrFilter {
-            sources: networks("drop_sources", &raw.drop_sources)?,
-            destinations: networks("drop_destinations", &raw.drop_destinations)?,
-        })
+        let drop = Rules::new(
+            "drop",
+            &RawRules {
+                sources: &raw.drop_sources,
+                destinations: &raw.drop_destinations,
+                prefixes: &raw.drop_prefixes,
+                in_interfaces: &raw.drop_in_interfaces,
+                out_interfaces: &raw.drop_out_interfaces,
+                directions: &raw.drop_directions,
+                protocols: &raw.drop_protocols,
+                ports: &raw.drop_ports,
+            },
+        )?;
+        let keep = Rules::new(
+            "keep",
+            &RawRules {
+                sources: &raw.keep_sources,
+                destinations: &raw.keep_destinations,
+                prefixes: &raw.keep_prefixes,
+                in_interfaces: &raw.keep_in_interfaces,
+                out_interfaces: &raw.keep_out_interfaces,
+                directions: &raw.keep_directions,
+                protocols: &raw.keep_protocols,
+                ports: &raw.keep_ports,
+            },
+        )?;
+        Ok(CidrFilter { drop, keep })
     }
 
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output) {
+        if self.drop.is_empty() {
+            return;
+        }
+        let mut excepted = 0u64;
         for ev in batch.events() {
-            if matches(&self.sources, ev.src()) || matches(&self.destinations, ev.dst()) {
-                out.drop_event(&ev);
+            if self.drop.matches(&ev) {
+                if self.keep.matches(&ev) {
+                    excepted += 1;
+                } else {
+                    out.drop_event(&ev);
+                }
             }
         }
         host::counter_add("dropped", out.dropped_count() as u64);
+        if excepted > 0 {
+            host::counter_add("kept_by_exception", excepted);
+        }
     }
 }
 
 portcullis_sdk::export_plugin!(CidrFilter);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use portcullis_sdk::testing::{BatchBuilder, TestEvent};
-
-    fn filter(json: &str) -> CidrFilter {
-        CidrFilter::init(Config::from_json(json)).unwrap()
-    }
-
-    #[test]
-    fn default_drops_private_sources_only() {
-        let mut f = filter("{}");
-        let mut b = BatchBuilder::new();
-        for src in [
-            "10.1.2.3",
-            "192.168.0.9",
-            "172.20.0.1",
-            "203.0.113.5",
-            "fe80::1",
-            "2001:db8::7",
-            "100.64.1.1",
-            "127.0.0.1",
-        ] {
-            b.push(TestEvent::tcp(src, "192.0.2.1", 22));
-        }
-        let batch = b.batch();
-        let mut out = Output::for_batch(&batch);
-        f.process(&batch, &mut out);
-        let kept: Vec<String> = batch
-            .events()
-            .filter(|e| !out.is_dropped(e))
-            .map(|e| e.src().unwrap().to_string())
-            .collect();
-        assert_eq!(kept, ["203.0.113.5", "2001:db8::7"]);
-    }
-
-    #[test]
-    fn drops_by_destination_and_custom_sources() {
-        let mut f =
-            filter(r#"{"drop_sources": ["198.51.100.0/24"], "drop_destinations": ["192.0.2.99"]}"#);
-        let mut b = BatchBuilder::new();
-        b.push(TestEvent::tcp("198.51.100.20", "192.0.2.1", 22));
-        b.push(TestEvent::tcp("203.0.113.5", "192.0.2.99", 22));
-        b.push(TestEvent::tcp("10.0.0.1", "192.0.2.1", 22));
-        let batch = b.batch();
-        let mut out = Output::for_batch(&batch);
-        f.process(&batch, &mut out);
-        let dropped: Vec<bool> = batch.events().map(|e| out.is_dropped(&e)).collect();
-        assert_eq!(dropped, [true, true, false]);
-    }
-
-    #[test]
-    fn names_the_bad_entry() {
-        let e = CidrFilter::init(Config::from_json(
-            r#"{"drop_sources": ["private", "10.0.0.0/40"]}"#,
-        ))
-        .err()
-        .unwrap();
-        assert_eq!(e.key.as_deref(), Some("drop_sources[1]"));
-        assert!(e.message.contains("/40"), "{e}");
-        let e = CidrFilter::init(Config::from_json(r#"{"drop_source": []}"#))
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("drop_source"), "{e}");
-    }
-}
+mod tests;

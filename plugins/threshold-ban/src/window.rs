@@ -1,29 +1,18 @@
-//! Per-source sliding windows of event times, bounded to `threshold` entries per source.
+//! The threshold rule's per-key sliding windows of event times, bounded to `threshold`
+//! entries per key. Whether a full window leads to a ban is the caller's decision (the
+//! key may already be banned).
 
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
-struct Source {
-    /// Times of the most recent events, oldest first, at most `threshold` of them.
-    times: VecDeque<i64>,
-    /// Until when (ms) the source counts as banned; no new ban before then.
-    banned_until: i64,
-}
+/// A key's times as saved: (key, times oldest first).
+pub type SavedTimes = Vec<([u8; 16], Vec<i64>)>;
 
-/// The saved form of [`Windows`]: every source with its recent times and ban horizon.
-#[derive(Serialize, Deserialize)]
-pub struct SavedWindows {
-    sources: Vec<([u8; 16], Vec<i64>, i64)>,
-    latest: i64,
-}
-
-/// The windows of every source seen recently.
+/// The windows of every key seen recently.
 pub struct Windows {
     threshold: usize,
     window_ms: i64,
-    sources: HashMap<[u8; 16], Source>,
-    latest: i64,
-    since_prune: usize,
+    /// Times of each key's most recent events, oldest first, at most `threshold` of them.
+    keys: HashMap<[u8; 16], VecDeque<i64>>,
 }
 
 impl Windows {
@@ -31,102 +20,80 @@ impl Windows {
         Windows {
             threshold: threshold as usize,
             window_ms: window_ms.min(i64::MAX as u64) as i64,
-            sources: HashMap::new(),
-            latest: i64::MIN,
-            since_prune: 0,
+            keys: HashMap::new(),
         }
     }
 
     /// The state to snapshot.
-    pub fn save(&self) -> SavedWindows {
-        SavedWindows {
-            sources: self
-                .sources
-                .iter()
-                .map(|(k, s)| (*k, s.times.iter().copied().collect(), s.banned_until))
-                .collect(),
-            latest: self.latest,
-        }
+    pub fn save(&self) -> SavedTimes {
+        self.keys
+            .iter()
+            .map(|(k, times)| (*k, times.iter().copied().collect()))
+            .collect()
     }
 
-    /// Replaces the state with a snapshot's. Times beyond `threshold` per source are cut
-    /// (the threshold may have been lowered since).
-    pub fn load(&mut self, saved: SavedWindows) {
-        self.latest = saved.latest;
-        self.sources = saved
-            .sources
+    /// Replaces the state with a snapshot's. Times beyond `threshold` per key are cut (the
+    /// threshold may have been lowered since).
+    pub fn load(&mut self, saved: SavedTimes) {
+        self.keys = saved
             .into_iter()
-            .map(|(k, times, banned_until)| {
+            .filter(|(_, times)| !times.is_empty())
+            .map(|(k, times)| {
                 let skip = times.len().saturating_sub(self.threshold);
-                let times = times.into_iter().skip(skip).collect();
-                (
-                    k,
-                    Source {
-                        times,
-                        banned_until,
-                    },
-                )
+                (k, times.into_iter().skip(skip).collect())
             })
             .collect();
     }
 
-    /// Number of sources tracked.
+    /// Number of keys tracked.
     pub fn len(&self) -> usize {
-        self.sources.len()
+        self.keys.len()
     }
 
-    /// The latest event time recorded.
-    pub fn latest(&self) -> i64 {
-        self.latest
-    }
-
-    /// Records an event of `src` at `at`; true when it completes `threshold` events within
-    /// the window and the source is not already banned (it then counts as banned for `ban_ms`).
-    pub fn record(&mut self, src: [u8; 16], at: i64, ban_ms: i64) -> bool {
-        self.latest = self.latest.max(at);
-        let s = self.sources.entry(src).or_insert_with(|| Source {
-            times: VecDeque::new(),
-            banned_until: i64::MIN,
-        });
-        if s.times.len() == self.threshold {
-            s.times.pop_front();
+    /// Records an event of `key` at `at`; true when it completes `threshold` events within
+    /// the window.
+    pub fn record(&mut self, key: [u8; 16], at: i64) -> bool {
+        let times = self.keys.entry(key).or_default();
+        if times.len() == self.threshold {
+            times.pop_front();
         }
-        s.times.push_back(at);
-        let full = s.times.len() == self.threshold;
-        let oldest = s.times.front().copied().unwrap_or(at);
-        if full && at.saturating_sub(oldest) <= self.window_ms && at >= s.banned_until {
-            s.banned_until = at.saturating_add(ban_ms);
-            s.times.clear();
-            return true;
-        }
-        false
+        times.push_back(at);
+        let oldest = times.front().copied().unwrap_or(at);
+        times.len() == self.threshold && at.saturating_sub(oldest) <= self.window_ms
     }
 
-    /// Marks `src` banned at `at` for `ban_ms` unless it already is; true when newly banned.
-    pub fn mark_banned(&mut self, src: [u8; 16], at: i64, ban_ms: i64) -> bool {
-        self.latest = self.latest.max(at);
-        let s = self.sources.entry(src).or_insert_with(|| Source {
-            times: VecDeque::new(),
-            banned_until: i64::MIN,
-        });
-        if at < s.banned_until {
-            return false;
+    /// Starts `key`'s window afresh (after a ban).
+    pub fn reset(&mut self, key: &[u8; 16]) {
+        if let Some(times) = self.keys.get_mut(key) {
+            times.clear();
         }
-        s.banned_until = at.saturating_add(ban_ms);
-        s.times.clear();
-        true
     }
 
-    /// Forgets sources with no event inside the window and no running ban, every so often,
-    /// so memory follows the number of recently active sources.
+    /// Forgets keys with no event inside the window ending at `now`, so memory follows the
+    /// number of recently active keys.
     pub fn prune(&mut self, now: i64) {
-        self.since_prune += 1;
-        if self.since_prune < 64 && self.sources.len() < 100_000 {
-            return;
-        }
-        self.since_prune = 0;
         let horizon = now.saturating_sub(self.window_ms);
-        self.sources
-            .retain(|_, s| s.banned_until > now || s.times.back().is_some_and(|t| *t >= horizon));
+        self.keys
+            .retain(|_, times| times.back().is_some_and(|t| *t >= horizon));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_window_within_the_span_triggers_and_reset_starts_afresh() {
+        let k = [7u8; 16];
+        let mut w = Windows::new(3, 10_000);
+        assert!(!w.record(k, 0) && !w.record(k, 5_000));
+        assert!(!w.record(k, 10_001), "3 events over 10.001s");
+        assert!(w.record(k, 12_000), "5s, 10.001s, 12s");
+        w.reset(&k);
+        assert!(!w.record(k, 12_500));
+        w.prune(12_500 + 10_000);
+        assert_eq!(w.len(), 1);
+        w.prune(12_501 + 10_000);
+        assert_eq!(w.len(), 0);
     }
 }
