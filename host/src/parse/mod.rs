@@ -26,6 +26,10 @@ pub mod text;
 mod transport;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod render;
+#[cfg(test)]
 mod tests;
 
 pub use envelope::{Envelope, EnvelopeKind, Timestamp, Uptime};

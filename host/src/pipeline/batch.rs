@@ -15,6 +15,70 @@ pub struct Annotation {
     pub value: String,
 }
 
+/// Well-known enrichment from notes, ready to write into records; other notes aside.
+#[derive(Debug, Default)]
+struct Patch {
+    country: Option<[u8; 2]>,
+    asn: Option<u32>,
+    org: Option<u32>,
+    city: Option<u32>,
+    others: Vec<(String, String)>,
+}
+
+impl Patch {
+    /// Takes a note if its key is well known (a value that does not fit its field is
+    /// dropped); false for any other key.
+    fn take(&mut self, key: &str, value: &str, intern: &mut impl FnMut(&str) -> u32) -> bool {
+        match key {
+            "country" => {
+                if let [x, y] = value.as_bytes()
+                    && x.is_ascii_alphabetic()
+                    && y.is_ascii_alphabetic()
+                {
+                    self.country = Some([x.to_ascii_uppercase(), y.to_ascii_uppercase()]);
+                }
+            }
+            "asn" => {
+                if let Ok(n) = value.trim_start_matches("AS").parse::<u32>()
+                    && n != 0
+                {
+                    self.asn = Some(n);
+                }
+            }
+            "org" => self.org = Some(intern(value)),
+            "city" => self.city = Some(intern(value)),
+            _ => return false,
+        }
+        true
+    }
+
+    fn apply(&self, geo: &mut record::GeoFields) {
+        if let Some(c) = self.country {
+            geo.country = Some(c);
+        }
+        if let Some(a) = self.asn {
+            geo.asn = Some(a);
+        }
+        if let Some(o) = self.org {
+            geo.org = o;
+        }
+        if let Some(c) = self.city {
+            geo.city = c;
+        }
+    }
+}
+
+/// A note a stage attached to every event from a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAnnotation {
+    /// The source address.
+    pub src: std::net::IpAddr,
+    /// Name.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
 /// Events as fixed-size records plus the strings they refer to, and the notes stages
 /// attached to them.
 #[derive(Debug, Default)]
@@ -149,6 +213,46 @@ impl EncodedBatch {
         before - write
     }
 
+    /// Takes a stage's notes about sources: each applies to every event of the batch from
+    /// its source, as [`EncodedBatch::annotate`] would per event, but the values are parsed
+    /// and interned once per source rather than once per event.
+    pub fn annotate_sources(&mut self, notes: Vec<SourceAnnotation>) {
+        if notes.is_empty() {
+            return;
+        }
+        let mut patches: HashMap<[u8; 16], Patch> = HashMap::new();
+        for n in notes {
+            let src = match n.src {
+                std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                std::net::IpAddr::V6(v6) => v6.octets(),
+            };
+            let patch = patches.entry(src).or_default();
+            if !patch.take(&n.key, &n.value, &mut |s| self.intern(s)) {
+                patch.others.push((n.key, n.value));
+            }
+        }
+        for i in 0..self.len() {
+            let Some(r) = self.record(i) else { continue };
+            if r.src().is_none() {
+                continue;
+            }
+            let Some(patch) = patches.get(&r.src_bytes()) else {
+                continue;
+            };
+            let mut geo = r.geo();
+            patch.apply(&mut geo);
+            let at = i * RECORD_SIZE;
+            record::write_geo(&mut self.records[at..at + RECORD_SIZE], &geo);
+            for (k, v) in &patch.others {
+                self.annotations.push(Annotation {
+                    event: i as u32,
+                    key: k.clone(),
+                    value: v.clone(),
+                });
+            }
+        }
+    }
+
     /// Takes a stage's notes: the well-known enrichment keys (`country`, `asn`, `org`,
     /// `city`) are written into the event's record, where every later stage reads them;
     /// the others are kept as notes. Values that do not fit their field are ignored.
@@ -157,27 +261,12 @@ impl EncodedBatch {
             let i = a.event as usize;
             let Some(view) = self.record(i) else { continue };
             let mut geo = view.geo();
-            match a.key.as_str() {
-                "country" => match a.value.as_bytes() {
-                    [x, y] if x.is_ascii_alphabetic() && y.is_ascii_alphabetic() => {
-                        geo.country = Some([x.to_ascii_uppercase(), y.to_ascii_uppercase()]);
-                    }
-                    _ => continue,
-                },
-                "asn" => {
-                    let digits = a.value.trim_start_matches("AS");
-                    match digits.parse::<u32>() {
-                        Ok(n) if n != 0 => geo.asn = Some(n),
-                        _ => continue,
-                    }
-                }
-                "org" => geo.org = self.intern(&a.value),
-                "city" => geo.city = self.intern(&a.value),
-                _ => {
-                    self.annotations.push(a);
-                    continue;
-                }
+            let mut patch = Patch::default();
+            if !patch.take(&a.key, &a.value, &mut |s| self.intern(s)) {
+                self.annotations.push(a);
+                continue;
             }
+            patch.apply(&mut geo);
             let at = i * RECORD_SIZE;
             record::write_geo(&mut self.records[at..at + RECORD_SIZE], &geo);
         }
@@ -225,6 +314,44 @@ mod tests {
         b.retain(&[1, 0, 0]);
         assert_eq!(b.annotations, [note(1, "label", "scanner")]);
         assert_eq!(b.record(0).unwrap().country(), Some(*b"US"));
+    }
+
+    #[test]
+    fn source_notes_reach_every_event_of_their_source() {
+        let mut b = EncodedBatch::default();
+        for s in ["192.0.2.1", "192.0.2.2", "192.0.2.1"] {
+            b.push_fields(&fields(s));
+        }
+        let src = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        b.annotate_sources(vec![
+            SourceAnnotation {
+                src: src("192.0.2.1"),
+                key: "country".into(),
+                value: "fr".into(),
+            },
+            SourceAnnotation {
+                src: src("192.0.2.1"),
+                key: "org".into(),
+                value: "Orange".into(),
+            },
+            SourceAnnotation {
+                src: src("192.0.2.1"),
+                key: "label".into(),
+                value: "x".into(),
+            },
+            SourceAnnotation {
+                src: src("198.51.100.1"),
+                key: "country".into(),
+                value: "DE".into(),
+            },
+        ]);
+        let geo: Vec<Option<[u8; 2]>> = (0..3).map(|i| b.record(i).unwrap().country()).collect();
+        assert_eq!(geo, [Some(*b"FR"), None, Some(*b"FR")]);
+        assert_eq!(b.strings[b.record(2).unwrap().org_id() as usize], "Orange");
+        assert_eq!(
+            b.annotations,
+            [note(0, "label", "x"), note(2, "label", "x")]
+        );
     }
 
     fn fields(src: &str) -> RecordFields {

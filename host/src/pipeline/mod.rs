@@ -115,6 +115,7 @@ impl Pipeline {
                 Ok(out) => {
                     // Notes use the indexes the stage saw: apply them before dropping.
                     batch.annotate(out.annotations);
+                    batch.annotate_sources(out.source_annotations);
                     slot.stats.dropped += batch.retain(&out.verdicts) as u64;
                     slot.stats.actions += out.actions.len() as u64;
                     decisions.extend(out.actions.into_iter().map(|action| Decision {

@@ -34,7 +34,8 @@ pub struct StageState {
 
 impl types::Host for StageState {}
 
-fn ip_from_wit(a: &types::IpAddr) -> IpAddr {
+/// An address from its contract form.
+pub(crate) fn ip_from_wit(a: &types::IpAddr) -> IpAddr {
     match *a {
         types::IpAddr::V4(v) => IpAddr::V4(Ipv4Addr::from(v)),
         types::IpAddr::V6((hi, lo)) => {

@@ -6,12 +6,11 @@ use super::PluginError;
 use super::bindings::Stage;
 use super::bindings::types as wit;
 use super::describe::Description;
-use super::host_impl::{HostServices, StageState};
+use super::host_impl::{HostServices, StageState, ip_from_wit};
 use super::runtime::{EPOCH_TICK, LoadedPlugin, Runtime, root_cause};
 use crate::action::Action;
-use crate::pipeline::batch::{Annotation, EncodedBatch};
+use crate::pipeline::batch::{Annotation, EncodedBatch, SourceAnnotation};
 use portcullis_abi::net::IpNet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
@@ -50,6 +49,8 @@ pub struct StageOutput {
     pub verdicts: Vec<u8>,
     /// Notes on events.
     pub annotations: Vec<Annotation>,
+    /// Notes on every event from a source.
+    pub source_annotations: Vec<SourceAnnotation>,
     /// Bans and unbans asked for.
     pub actions: Vec<Action>,
 }
@@ -145,7 +146,11 @@ impl StageInstance {
             // ones carry the backtrace.
             None => {
                 let inner = e.chain().last().map(|c| c.to_string()).unwrap_or(cause);
-                match inner.split('`').nth(1).filter(|_| inner.starts_with("unknown import")) {
+                match inner
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| inner.starts_with("unknown import"))
+                {
                     Some(import) => format!(
                         "called {import}, which plugins are denied (no filesystem, network, system clock or environment)"
                     ),
@@ -322,6 +327,7 @@ impl StageInstance {
                     wit::BatchResult {
                         verdicts: Vec::new(),
                         annotations: Vec::new(),
+                        source_annotations: Vec::new(),
                         actions,
                     },
                     0,
@@ -400,9 +406,19 @@ impl StageInstance {
                 value: a.value,
             })
             .collect();
+        let source_annotations = r
+            .source_annotations
+            .into_iter()
+            .map(|a| SourceAnnotation {
+                src: ip_from_wit(&a.src),
+                key: a.key,
+                value: a.value,
+            })
+            .collect();
         Ok(StageOutput {
             verdicts: r.verdicts,
             annotations,
+            source_annotations,
             actions,
         })
     }
@@ -454,12 +470,7 @@ fn arm(limits: &StageLimits, store: &mut Store<StageState>) {
 }
 
 fn net_from_wit(n: &wit::IpNet) -> Result<IpNet, String> {
-    let addr = match n.addr {
-        wit::IpAddr::V4(v) => IpAddr::V4(Ipv4Addr::from(v)),
-        wit::IpAddr::V6((hi, lo)) => {
-            IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
-        }
-    };
+    let addr = ip_from_wit(&n.addr);
     IpNet::new(addr, n.prefix).map_err(|e| format!("network {addr}/{}: {e}", n.prefix))
 }
 

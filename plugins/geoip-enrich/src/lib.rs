@@ -11,7 +11,7 @@
 use portcullis_sdk::host::{self, GeoInfo};
 use portcullis_sdk::{Batch, Config, ConfigError, ConfigKey, Description, Output, Plugin};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,8 +89,12 @@ impl Plugin for GeoipEnrich {
     fn process(&mut self, batch: &Batch<'_>, out: &mut Output) {
         let fresh = self.look_up_missing(batch);
         let (mut known, mut unknown) = (0u64, 0u64);
+        // One set of notes per distinct source; the host applies them to all its events.
+        let mut noted: HashSet<[u8; 16]> = HashSet::new();
         for ev in batch.events() {
-            let key = ev.src_key();
+            let (Some(src), key) = (ev.src(), ev.src_key()) else {
+                continue;
+            };
             let Some(answer) = fresh.get(&key).or_else(|| self.cache.get(&key)) else {
                 continue;
             };
@@ -99,17 +103,20 @@ impl Plugin for GeoipEnrich {
                 continue;
             };
             known += 1;
+            if !noted.insert(key) {
+                continue;
+            }
             if let Some(c) = &geo.country {
-                out.annotate(&ev, "country", c.as_str());
+                out.annotate_source(src, "country", c.as_str());
             }
             if let Some(a) = geo.asn {
-                out.annotate(&ev, "asn", a.to_string());
+                out.annotate_source(src, "asn", a.to_string());
             }
             if let Some(o) = &geo.org {
-                out.annotate(&ev, "org", o.as_str());
+                out.annotate_source(src, "org", o.as_str());
             }
             if let Some(c) = &geo.city {
-                out.annotate(&ev, "city", c.as_str());
+                out.annotate_source(src, "city", c.as_str());
             }
         }
         host::counter_add("known", known);
@@ -144,22 +151,21 @@ mod tests {
         let batch = b.batch();
         let mut out = Output::for_batch(&batch);
         p.process(&batch, &mut out);
-        let notes: Vec<(u32, &str, &str)> = out
-            .annotations()
+        let notes: Vec<(String, &str, &str)> = out
+            .source_annotations()
             .iter()
-            .map(|a| (a.event, a.key.as_str(), a.value.as_str()))
+            .map(|a| (a.src.to_string(), a.key.as_str(), a.value.as_str()))
             .collect();
-        let first = [
-            (0, "country", "GB"),
-            (0, "asn", "20712"),
-            (0, "org", "Andrews & Arnold Ltd"),
-            (0, "city", "London"),
+        let london = "81.2.69.142".to_string();
+        let expected = [
+            (london.clone(), "country", "GB"),
+            (london.clone(), "asn", "20712"),
+            (london.clone(), "org", "Andrews & Arnold Ltd"),
+            (london, "city", "London"),
         ];
-        assert_eq!(&notes[..4], &first);
         assert_eq!(
-            notes.len(),
-            8,
-            "the repeated source is annotated too: {notes:?}"
+            notes, expected,
+            "one set of notes for the source seen twice"
         );
         assert_eq!(host::test_metric("unknown"), Some(1.0));
         assert_eq!(p.cache.len(), 2);

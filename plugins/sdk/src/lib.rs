@@ -44,7 +44,7 @@ pub mod testing;
 pub use batch::{Batch, Event};
 pub use config::{Config, ConfigError, Duration};
 pub use describe::{ConfigKey, Description};
-pub use output::{Action, Annotation, Output};
+pub use output::{Action, Annotation, Output, SourceAnnotation};
 pub use portcullis_abi::net::{IpNet, NetError};
 pub use portcullis_abi::tcp_flags;
 

@@ -1,6 +1,7 @@
 //! What a plugin decides about a batch: per-event verdicts, notes and actions.
 
 use crate::batch::{Batch, Event};
+use core::net::IpAddr;
 use portcullis_abi::net::IpNet;
 use portcullis_abi::{VERDICT_DROP, VERDICT_KEEP};
 
@@ -31,13 +32,34 @@ pub struct Annotation {
     pub value: String,
 }
 
+/// A note about a source address, attached by the host to every event of the batch from
+/// that source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAnnotation {
+    /// The source.
+    pub src: IpAddr,
+    /// The note's name.
+    pub key: String,
+    /// The note's value.
+    pub value: String,
+}
+
 /// The plugin's answer to one batch. Every event is kept unless dropped.
 #[derive(Debug, Default)]
 pub struct Output {
     len: usize,
     verdicts: Vec<u8>,
     annotations: Vec<Annotation>,
+    source_annotations: Vec<SourceAnnotation>,
     actions: Vec<Action>,
+}
+
+/// An [`Output`] taken apart, for the export glue.
+pub(crate) struct Parts {
+    pub verdicts: Vec<u8>,
+    pub annotations: Vec<Annotation>,
+    pub source_annotations: Vec<SourceAnnotation>,
+    pub actions: Vec<Action>,
 }
 
 impl Output {
@@ -75,6 +97,21 @@ impl Output {
         });
     }
 
+    /// Attaches a note to every event of this batch from `src`: one note per distinct
+    /// source instead of one per event (what an enrichment stage wants).
+    pub fn annotate_source(
+        &mut self,
+        src: IpAddr,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) {
+        self.source_annotations.push(SourceAnnotation {
+            src,
+            key: key.into(),
+            value: value.into(),
+        });
+    }
+
     /// Asks for a ban of `target` for `duration_secs` seconds.
     pub fn ban(&mut self, target: IpNet, duration_secs: u64, reason: impl Into<String>) {
         self.actions.push(Action::Ban {
@@ -99,12 +136,22 @@ impl Output {
         &self.annotations
     }
 
+    /// The source notes attached so far.
+    pub fn source_annotations(&self) -> &[SourceAnnotation] {
+        &self.source_annotations
+    }
+
     /// Number of events dropped.
     pub fn dropped_count(&self) -> usize {
         self.verdicts.iter().filter(|v| **v == VERDICT_DROP).count()
     }
 
-    pub(crate) fn into_parts(self) -> (Vec<u8>, Vec<Annotation>, Vec<Action>) {
-        (self.verdicts, self.annotations, self.actions)
+    pub(crate) fn into_parts(self) -> Parts {
+        Parts {
+            verdicts: self.verdicts,
+            annotations: self.annotations,
+            source_annotations: self.source_annotations,
+            actions: self.actions,
+        }
     }
 }

@@ -86,10 +86,11 @@ pub fn process<P: Plugin>(cell: &RefCell<Option<P>>, batch: &wit::Batch) -> wit:
             "process called before init; batch passed through",
         ),
     }
-    let (verdicts, annotations, actions) = out.into_parts();
+    let parts = out.into_parts();
     wit::BatchResult {
-        verdicts,
-        annotations: annotations
+        verdicts: parts.verdicts,
+        annotations: parts
+            .annotations
             .into_iter()
             .map(|a| wit::Annotation {
                 event: a.event,
@@ -97,7 +98,16 @@ pub fn process<P: Plugin>(cell: &RefCell<Option<P>>, batch: &wit::Batch) -> wit:
                 value: a.value,
             })
             .collect(),
-        actions: actions.into_iter().map(action_to_wit).collect(),
+        source_annotations: parts
+            .source_annotations
+            .into_iter()
+            .map(|a| wit::SourceAnnotation {
+                src: ip_to_wit(a.src),
+                key: a.key,
+                value: a.value,
+            })
+            .collect(),
+        actions: parts.actions.into_iter().map(action_to_wit).collect(),
     }
 }
 
@@ -107,8 +117,11 @@ pub fn tick<P: Plugin>(cell: &RefCell<Option<P>>, now_ms: i64) -> Vec<wit::Actio
     if let Some(plugin) = cell.borrow_mut().as_mut() {
         plugin.tick(now_ms, &mut out);
     }
-    let (_, _, actions) = out.into_parts();
-    actions.into_iter().map(action_to_wit).collect()
+    out.into_parts()
+        .actions
+        .into_iter()
+        .map(action_to_wit)
+        .collect()
 }
 
 /// `snapshot` export.
@@ -142,16 +155,19 @@ fn action_to_wit(a: crate::Action) -> wit::Action {
     }
 }
 
-fn net_to_wit(net: IpNet) -> wit::IpNet {
-    let addr = match net.addr() {
+fn ip_to_wit(ip: IpAddr) -> wit::IpAddr {
+    match ip {
         IpAddr::V4(a) => wit::IpAddr::V4(u32::from(a)),
         IpAddr::V6(a) => {
             let v = u128::from(a);
             wit::IpAddr::V6(((v >> 64) as u64, v as u64))
         }
-    };
+    }
+}
+
+fn net_to_wit(net: IpNet) -> wit::IpNet {
     wit::IpNet {
-        addr,
+        addr: ip_to_wit(net.addr()),
         prefix: net.prefix(),
     }
 }
