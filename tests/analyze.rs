@@ -141,7 +141,12 @@ fn counts_by_country_and_org_after_the_configured_stages() {
     );
     assert_eq!(
         run("asn"),
-        [s("(unknown)", 6), s("AS1221", 4), s("AS29518", 3), s("AS7018", 2)]
+        [
+            s("(unknown)", 6),
+            s("AS1221", 4),
+            s("AS29518", 3),
+            s("AS7018", 2)
+        ]
     );
 }
 
@@ -178,4 +183,85 @@ fn enriched_lines_carry_their_origin_after_src() {
         text.contains(" SRC=203.0.113.9 IP origin unknown DST="),
         "{text}"
     );
+}
+
+/// Reads the full-size databases in `../shared/geoip/full/`; skipped (with a message naming
+/// the missing file) in a clone without them.
+#[test]
+fn org_and_country_counts_match_direct_lookups_on_the_full_databases() {
+    let full = root().join("../shared/geoip/full");
+    let (city, asn) = (full.join("GeoLite2-City.mmdb"), full.join("ipl-asn.mmdb"));
+    for p in [&city, &asn] {
+        if !p.is_file() {
+            eprintln!("skipped: {} is missing", p.display());
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[geoip]\ncity = {city:?}\nasn = {asn:?}\n\
+             [[pipeline]]\nname = \"private\"\nplugin = \"cidr-filter\"\n\
+             [[pipeline]]\nname = \"geo\"\nplugin = \"geoip-enrich\"\n"
+        ),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let log = "config/demo/demo.log";
+
+    // Independently: the parsed events' sources, minus private ones, looked up directly.
+    let geo = portcullis::geo::Geo::open(&portcullis::geo::GeoPaths {
+        city: Some(city.clone()),
+        asn: Some(asn.clone()),
+        country: None,
+    })
+    .unwrap();
+    let private: Vec<portcullis_abi::net::IpNet> = [
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/4",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+        "::1/128",
+    ]
+    .iter()
+    .map(|n| portcullis_abi::net::IpNet::parse(n).unwrap())
+    .collect();
+    let (srcs, _) = parsed_counts(log, "src");
+    let mut orgs: HashMap<String, u64> = HashMap::new();
+    let mut countries: HashMap<String, u64> = HashMap::new();
+    for (src, n) in srcs {
+        let ip: std::net::IpAddr = src.parse().unwrap();
+        if private.iter().any(|p| p.contains(ip)) {
+            continue;
+        }
+        let g = geo.lookup(ip).unwrap_or_default();
+        *orgs
+            .entry(g.org.unwrap_or_else(|| "(unknown)".into()))
+            .or_insert(0) += n;
+        *countries
+            .entry(g.country.unwrap_or_else(|| "(unknown)".into()))
+            .or_insert(0) += n;
+    }
+    for (by, expected) in [("org", orgs), ("country", countries)] {
+        let out = portcullis(
+            &[
+                "--config", cfg, "analyze", log, "--by", by, "--top", "8", "--format", "json",
+            ],
+            &[],
+            None,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let rows = json_rows(&out);
+        assert_eq!(rows.len(), 8);
+        for (key, count, _) in rows {
+            assert_eq!(expected.get(&key), Some(&count), "{by} {key}");
+        }
+    }
 }
