@@ -32,11 +32,18 @@ pub fn portcullis(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> 
     }
     let mut child = cmd.spawn().expect("spawn portcullis");
     let mut pipe = child.stdin.take().expect("stdin");
-    if let Some(input) = stdin {
-        pipe.write_all(input).expect("write stdin");
-    }
-    drop(pipe);
-    child.wait_with_output().expect("wait for portcullis")
+    // Feed stdin from its own thread while the output is read, so a child that writes a
+    // lot before it has read everything cannot deadlock against us.
+    let input = stdin.map(<[u8]>::to_vec);
+    let feeder = std::thread::spawn(move || {
+        if let Some(input) = input {
+            // The child may exit without reading everything (an error); that is its answer.
+            let _ = pipe.write_all(&input);
+        }
+    });
+    let out = child.wait_with_output().expect("wait for portcullis");
+    feeder.join().expect("stdin feeder");
+    out
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -11,6 +11,8 @@
 //! - `config_files`: every file in `config/` is valid.
 //! - `enrichment`: GeoIP/ASN lookups by one stage reach the stages after it.
 //! - `plugin_faults`: plugins that trap, loop or eat memory never take the host down.
+//! - `kernel_log`: lines the running kernel logs for real traffic between two network
+//!   namespaces parse field by field (needs root; helpers in `system`).
 //! - `parser_corpus`: real and generated netfilter LOG lines parse; fields agree with other
 //!   parsers' expected outputs.
 //! - `plugin_runtime`: `plugin check`, the compiled-plugin cache, state across restarts,
@@ -27,7 +29,9 @@ mod cidr_filter;
 mod config_files;
 mod demo;
 mod enrichment;
+mod kernel_log;
 mod parser_corpus;
 mod plugin_faults;
 mod plugin_runtime;
 mod scan_detect;
+mod system;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use portcullis::parse::{Dialect, ParseOptions, Parser, json};
 use serde_json::Value;
 
-use crate::common::{portcullis, root, stderr, stdout};
+use crate::common::{portcullis, root, stderr};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
 
@@ -232,16 +232,29 @@ fn every_conformant_corpus_record_parses() {
         "conformant records found in the corpus"
     );
 
-    // The same records through the binary.
-    let o = portcullis(&["parse", "--stats"], &[], Some(&conformant));
+    // The same records through the binary (`--format none`: common::portcullis writes all
+    // of stdin before reading stdout, so a large output would fill the pipe).
+    let o = portcullis(
+        &["parse", "--format", "none", "--stats"],
+        &[],
+        Some(&conformant),
+    );
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     let stats = format!("lines={records} events={records} skipped=0 malformed=0");
     assert!(err.contains(&stats), "want {stats}, got:\n{err}");
-    let out = stdout(&o);
-    assert_eq!(out.lines().count(), records);
-    for l in out.lines() {
-        serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l}"));
+    // And each one's JSON is valid.
+    let mut p = parser();
+    let mut out = Vec::new();
+    for (_, line) in lines(&conformant) {
+        let Ok(Some(ev)) = p.parse(line) else {
+            panic!("{}", String::from_utf8_lossy(line))
+        };
+        out.clear();
+        json::write_json(&ev, &mut out);
+        if let Err(e) = serde_json::from_slice::<Value>(&out) {
+            panic!("invalid JSON {e}: {}", String::from_utf8_lossy(&out));
+        }
     }
 }
 

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("portcullis: error: {e:#}");
+            eprintln!("portcullis: error: {}", message(&e));
             ExitCode::from(cli::exit_code(&e))
         }
     }
@@ -30,4 +30,21 @@ fn init_tracing() {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+/// The error and its causes on one line. Typed errors already quote their cause in their
+/// own message, so a cause that is already in the line is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let m = cause.to_string();
+        if line.contains(&m) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&m);
+    }
+    line
 }

@@ -30,7 +30,7 @@ const MALFORMED_REPORTED: u64 = 20;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A stage's plugin could not be loaded or initialised.
-    #[error("stage {stage:?}: {source}")]
+    #[error("{}", name_stage(stage, source))]
     Stage {
         /// The stage.
         stage: String,
@@ -57,6 +57,13 @@ pub enum RunError {
     /// The plugin engine could not be created.
     #[error(transparent)]
     Engine(PluginError),
+}
+
+/// `source`'s message, preceded by the stage's name unless it already starts with it.
+fn name_stage(stage: &str, source: &PluginError) -> String {
+    let message = source.to_string();
+    let named = format!("stage {stage:?}");
+    if message.starts_with(&named) { message } else { format!("{named}: {message}") }
 }
 
 /// The engine for `config`: fuel metering when a stage has a fuel budget, precompiled

@@ -1,5 +1,10 @@
 //! `portcullis parse [FILE...]`: read log files (or stdin), print one line per firewall
 //! record (JSON by default), warn about malformed records, optionally print counts.
+//!
+//! With more than one thread (the default on a multi-core machine) each input is parsed in
+//! chunks on worker threads (`chunks`); the output is the same, in the same order.
+
+mod chunks;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -7,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use portcullis::parse::{ParseOptions, Parser, json, text};
+use portcullis::parse::{Event, ParseOptions, Parser, json, text};
 use portcullis::source::lines::LineReader;
 
 /// How many malformed-line warnings are printed before they are only counted.
@@ -27,7 +32,14 @@ pub struct ParseArgs {
     /// Print `lines=N events=N skipped=N malformed=N` to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Parser threads per input (default: the number of CPUs, at most 4); 1 parses on the
+    /// reading thread.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
 }
+
+/// Most parser threads used by default: beyond this, reading and writing are the limit.
+const DEFAULT_MAX_THREADS: usize = 4;
 
 /// Output format of `portcullis parse`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +52,7 @@ pub enum Format {
     None,
 }
 
-#[derive(Default)]
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
 struct Counts {
     lines: u64,
     events: u64,
@@ -74,21 +86,39 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         &args.files
     };
 
+    let threads = args.threads.map_or_else(
+        || {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(DEFAULT_MAX_THREADS)
+        },
+        usize::from,
+    );
     let mut stop = None;
     for path in files {
         let result = if path.as_os_str() == "-" {
-            one_input(
+            input(
                 io::stdin().lock(),
                 Path::new("<stdin>"),
                 args.format,
                 opts,
+                threads,
                 &mut counts,
                 &mut buf,
                 &mut out,
             )
         } else {
             match File::open(path) {
-                Ok(f) => one_input(f, path, args.format, opts, &mut counts, &mut buf, &mut out),
+                Ok(f) => input(
+                    f,
+                    path,
+                    args.format,
+                    opts,
+                    threads,
+                    &mut counts,
+                    &mut buf,
+                    &mut out,
+                ),
                 Err(e) => {
                     eprintln!("portcullis parse: cannot open {}: {e}", path.display());
                     failed = true;
@@ -137,6 +167,43 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Parses one input on `threads` threads (output already buffered in `buf` is written
+/// first, so the order is kept).
+#[allow(clippy::too_many_arguments)]
+fn input(
+    input: impl Read,
+    name: &Path,
+    format: Format,
+    opts: ParseOptions,
+    threads: usize,
+    counts: &mut Counts,
+    buf: &mut Vec<u8>,
+    out: &mut impl Write,
+) -> io::Result<Result<(), Stop>> {
+    if threads <= 1 {
+        return one_input(input, name, format, opts, counts, buf, out);
+    }
+    if let Err(stop) = flush(out, buf) {
+        return Ok(Err(stop));
+    }
+    chunks::one_input(input, name, format, opts, threads, counts, out)
+}
+
+/// Appends the output for one event.
+fn format_event(ev: &Event<'_>, format: Format, buf: &mut Vec<u8>) {
+    match format {
+        Format::Json => {
+            json::write_json(ev, buf);
+            buf.push(b'\n');
+        }
+        Format::Text => {
+            text::write_text(ev, buf);
+            buf.push(b'\n');
+        }
+        Format::None => {}
+    }
+}
+
 /// Parses one input. The outer error is a read error (this input is abandoned), the inner
 /// one a reason to stop everything.
 #[allow(clippy::too_many_arguments)]
@@ -158,17 +225,7 @@ fn one_input(
         match parser.parse(line) {
             Ok(Some(ev)) => {
                 counts.events += 1;
-                match format {
-                    Format::Json => {
-                        json::write_json(&ev, buf);
-                        buf.push(b'\n');
-                    }
-                    Format::Text => {
-                        text::write_text(&ev, buf);
-                        buf.push(b'\n');
-                    }
-                    Format::None => {}
-                }
+                format_event(&ev, format, buf);
                 if buf.len() >= FLUSH_AT
                     && let Err(stop) = flush(out, buf)
                 {

@@ -42,14 +42,65 @@ pub(crate) fn local_secs(y: i64, m: u32, d: u32, secs_of_day: u32) -> i64 {
 pub(crate) struct YearTracker {
     year: Option<i64>,
     last_month: u32,
+    /// Month of the first stamp resolved since this tracker was created or resumed.
+    first_month: Option<u32>,
+    /// The last date converted and its day number: consecutive lines share a date.
+    last_date: Option<((i64, u32, u32), i64)>,
+}
+
+/// Where year inference stands between two lines: the year and month of the last RFC 3164
+/// stamp. Lets a file be parsed in chunks on several threads (see [`YearState::reads_like`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct YearState {
+    year: Option<i64>,
+    last_month: u32,
+}
+
+impl YearState {
+    /// Whether a parser resumed from `self` reads a run of lines exactly as one resumed from
+    /// `actual` does, given the month of the run's first RFC 3164 stamp (`None`: the run has
+    /// none, so the state is never consulted). True when both states give the first stamp
+    /// the same year without a wrap or straggler decision: after it they are identical.
+    pub fn reads_like(&self, actual: &YearState, first_month: Option<u32>) -> bool {
+        let Some(m) = first_month else { return true };
+        if self == actual {
+            return true;
+        }
+        let plain = |last: u32| m + 6 > last && m < last + 6;
+        self.year.is_some()
+            && self.year == actual.year
+            && plain(self.last_month)
+            && plain(actual.last_month)
+    }
 }
 
 /// How far in the future a first stamp may be before it is taken as last year's.
 const FUTURE_SLACK_SECS: i64 = 31 * 86_400;
 
 impl YearTracker {
+    /// A tracker continuing from `state`.
+    pub(crate) fn resume(state: YearState) -> Self {
+        Self {
+            year: state.year,
+            last_month: state.last_month,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn state(&self) -> YearState {
+        YearState {
+            year: self.year,
+            last_month: self.last_month,
+        }
+    }
+
+    pub(crate) fn first_month(&self) -> Option<u32> {
+        self.first_month
+    }
+
     /// Unix seconds of a year-less local stamp.
     pub(crate) fn resolve(&mut self, month: u32, day: u32, sod: u32, opts: &ParseOptions) -> i64 {
+        self.first_month.get_or_insert(month);
         let y = match self.year {
             None => {
                 let local_now = opts.reference_unix_secs + i64::from(opts.utc_offset_secs);
@@ -76,7 +127,15 @@ impl YearTracker {
                 y
             }
         };
-        local_secs(y, month, day, sod) - i64::from(opts.utc_offset_secs)
+        let days = match self.last_date {
+            Some((date, days)) if date == (y, month, day) => days,
+            _ => {
+                let days = days_from_civil(y, month, day);
+                self.last_date = Some(((y, month, day), days));
+                days
+            }
+        };
+        days * 86_400 + i64::from(sod) - i64::from(opts.utc_offset_secs)
     }
 }
 
@@ -131,6 +190,28 @@ mod tests {
             local_secs(2025, 12, 31, 5)
         );
         assert_eq!(t.resolve(1, 1, 9, &opts(now)), local_secs(2026, 1, 1, 9));
+    }
+
+    #[test]
+    fn resumed_states_read_alike_only_without_a_year_decision() {
+        let o = opts(local_secs(2026, 9, 1, 0));
+        let mut t = YearTracker::default();
+        t.resolve(3, 1, 0, &o);
+        let march = t.state();
+        t.resolve(4, 1, 0, &o);
+        let april = t.state();
+        // Same year, the next stamp is a plain month step from either: same outcome.
+        assert!(march.reads_like(&april, Some(5)));
+        assert!(march.reads_like(&april, None));
+        // From March, a January stamp is plain; from a state in October it is a wrap.
+        t.resolve(10, 1, 0, &o);
+        let october = t.state();
+        assert!(!march.reads_like(&october, Some(1)));
+        assert!(!YearState::default().reads_like(&march, Some(3)));
+        let mut r = YearTracker::resume(october);
+        assert_eq!(r.first_month(), None);
+        r.resolve(1, 2, 0, &o);
+        assert_eq!((r.first_month(), r.state().year), (Some(1), Some(2027)));
     }
 
     #[test]

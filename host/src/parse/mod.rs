@@ -39,6 +39,7 @@ pub use event::{
     MacDecode, Packet, Proto, Record, Tcp, Udp,
 };
 
+pub use calendar::YearState;
 use calendar::YearTracker;
 use envelope::Wrapped;
 
@@ -68,6 +69,25 @@ impl Parser {
             opts,
             years: YearTracker::default(),
         }
+    }
+
+    /// A parser continuing a file from `state` (taken from [`Parser::year_state`] of the
+    /// parser that read the lines before).
+    pub fn resume(opts: ParseOptions, state: YearState) -> Self {
+        Self {
+            opts,
+            years: YearTracker::resume(state),
+        }
+    }
+
+    /// The year-inference state after the lines parsed so far.
+    pub fn year_state(&self) -> YearState {
+        self.years.state()
+    }
+
+    /// The month of the first RFC 3164 stamp read since this parser was created or resumed.
+    pub fn first_stamp_month(&self) -> Option<u32> {
+        self.years.first_month()
     }
 
     /// Parses one line (without its newline).

@@ -219,7 +219,7 @@ fn transport(cx: Ctx) -> BoxedStrategy<(Option<Proto>, L4<'static>)> {
     let icmp_proto = if cx.v6 { Proto::Icmpv6 } else { Proto::Icmp };
     let other = select(&[0u8, 2, 4, 41, 47, 89, 103, 112, 132, 255][..])
         .prop_map(|n| (Some(Proto::Other(n)), L4::None));
-    let incomplete = (select(&[Proto::Tcp, Proto::Udp, icmp_proto][..]), 0u32..64)
+    let incomplete = (select(vec![Proto::Tcp, Proto::Udp, icmp_proto]), 0u32..64)
         .prop_map(|(p, n)| (Some(p), L4::Incomplete(Some(n))));
     let mut s = prop_oneof![
         4 => tcp().prop_map(|l| (Some(Proto::Tcp), l)),
@@ -334,7 +334,8 @@ fn packet(cx: Ctx) -> BoxedStrategy<Packet<'static>> {
                         ip: IpInfo::V4(h),
                         proto,
                         l4,
-                        ip_opt: opt,
+                        // Options the kernel cannot read print `TRUNCATED` instead of `OPT (…)`.
+                        ip_opt: if trunc { None } else { opt },
                         truncated: trunc,
                     })
                 },

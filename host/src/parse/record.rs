@@ -114,10 +114,8 @@ pub(crate) fn parse<'a>(
     let mut search = from;
     let mut damaged = None;
     // The prefix is short and rarely holds `=`, so the first `=` is usually `IN=`'s.
-    while let Some(i) = hay
-        .get(search..)
-        .and_then(|r| r.iter().position(|&c| c == b'='))
-    {
+    // (`memchr`: a byte loop over the wrapper and prefix was ~4% of the parse.)
+    while let Some(i) = hay.get(search..).and_then(|r| memchr(b'=', r)) {
         let eq = search + i;
         search = eq + 1;
         if eq < from + 2 || hay.get(eq - 2..eq) != Some(b"IN") {

@@ -54,7 +54,8 @@ impl<R: Read> LineReader<R> {
                     scanned = 0;
                     continue;
                 }
-                break (line_start, nl);
+                // A long line found whole in the buffer is cut like one that is not.
+                break (line_start, nl.min(line_start + MAX_LINE));
             }
             scanned = avail.len();
             if self.discarding {
@@ -142,6 +143,11 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].len(), MAX_LINE);
         assert_eq!(lines[1], b"next");
+        // Longer than MAX_LINE but with its newline already in the buffer: cut the same.
+        let mut data = vec![b'b'; MAX_LINE + 10];
+        data.extend_from_slice(b"\nnext\n");
+        let lines = collect(&data);
+        assert_eq!((lines[0].len(), &lines[1][..]), (MAX_LINE, &b"next"[..]));
     }
 
     /// A reader that hands out one byte at a time, to exercise refills.
