@@ -5,18 +5,7 @@ use crate::common::*;
 use portcullis_abi::net::IpNet;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn demo_log() -> String {
-    std::fs::read_to_string(root().join("config/demo/demo.log")).expect("demo log")
-}
 
 /// The private ranges the demo's sources come from (a subset of cidr-filter's `private`).
 fn is_private(ip: IpAddr) -> bool {

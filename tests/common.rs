@@ -132,3 +132,16 @@ pub fn synthetic_log(
 pub fn fixture_plugin(name: &str) -> String {
     format!("{}/{name}.wasm", env!("PORTCULLIS_PLUGIN_DIR"))
 }
+
+/// Now, unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// The bundled demo log.
+pub fn demo_log() -> String {
+    std::fs::read_to_string(root().join("config/demo/demo.log")).expect("demo log")
+}

@@ -3,18 +3,7 @@
 use crate::common::*;
 use portcullis_abi::net::IpNet;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn demo_log() -> String {
-    std::fs::read_to_string(root().join("config/demo/demo.log")).expect("demo log")
-}
 
 fn private() -> Vec<IpNet> {
     [

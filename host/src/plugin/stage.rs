@@ -94,15 +94,24 @@ impl StageInstance {
             disabled: false,
         };
         let (mut store, instance) = stage.instantiate()?;
-        stage.arm(&mut store);
-        let d = instance
-            .portcullis_plugin_plugin()
-            .call_describe(&mut store)
-            .map_err(|e| stage.trap("describe", &e))?;
-        stage.description = Description::from_wit(d);
+        stage.description = stage.describe(&mut store, &instance)?;
         stage.init(&mut store, &instance)?;
         stage.live = Some((store, instance));
         Ok(stage)
+    }
+
+    /// Calls `describe`.
+    fn describe(
+        &self,
+        store: &mut Store<StageState>,
+        instance: &Stage,
+    ) -> Result<Description, PluginError> {
+        self.arm(store);
+        let d = instance
+            .portcullis_plugin_plugin()
+            .call_describe(&mut *store)
+            .map_err(|e| self.trap("describe", &e))?;
+        Ok(Description::from_wit(d))
     }
 
     /// The stage's name.
@@ -445,12 +454,7 @@ pub fn describe_plugin(
         disabled: false,
     };
     let (mut store, instance) = probe.instantiate()?;
-    probe.arm(&mut store);
-    let d = instance
-        .portcullis_plugin_plugin()
-        .call_describe(&mut store)
-        .map_err(|e| probe.trap("describe", &e))?;
-    Ok(Description::from_wit(d))
+    probe.describe(&mut store, &instance)
 }
 
 /// Resets the per-call budgets of a store: deadline and fuel.
