@@ -49,7 +49,11 @@ fn main() {
         ])
         .arg("--target-dir")
         .arg(&target_dir);
-    for krate in STANDARD.iter().map(|(k, _)| *k).chain(FIXTURES.iter().copied()) {
+    for krate in STANDARD
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(FIXTURES.iter().copied())
+    {
         cmd.args(["-p", krate]);
     }
     // The outer build's flags and wrappers (clippy, coverage, native RUSTFLAGS) are for the

@@ -6,7 +6,6 @@ use portcullis_abi::net::IpNet;
 use std::net::IpAddr;
 use std::path::Path;
 
-
 /// The private ranges the demo's sources come from (a subset of cidr-filter's `private`).
 fn is_private(ip: IpAddr) -> bool {
     [

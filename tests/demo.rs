@@ -4,7 +4,6 @@ use crate::common::*;
 use portcullis_abi::net::IpNet;
 use std::net::IpAddr;
 
-
 fn private() -> Vec<IpNet> {
     [
         "10.0.0.0/8",

@@ -120,7 +120,12 @@ fn a_plugin_cannot_reach_files_network_clock_or_environment() {
     let dir = tempfile::tempdir().unwrap();
     for mode in ["file", "net", "clock", "env"] {
         let out = portcullis(
-            &["run", "--config", &config(dir.path(), &hostile(mode, 1, "")), "--once"],
+            &[
+                "run",
+                "--config",
+                &config(dir.path(), &hostile(mode, 1, "")),
+                "--once",
+            ],
             &[],
             None,
         );
@@ -129,7 +134,10 @@ fn a_plugin_cannot_reach_files_network_clock_or_environment() {
         // The WASI call itself traps: the plugin never gets to report what it read.
         assert!(!err.contains("hostile plugin read"), "{mode}: {err}");
         assert!(!err.contains("hostile plugin opened"), "{mode}: {err}");
-        assert!(err.contains("stage \"hostile\" failed in process"), "{mode}: {err}");
+        assert!(
+            err.contains("stage \"hostile\" failed in process"),
+            "{mode}: {err}"
+        );
         assert!(
             err.contains("called wasi:") && err.contains("which plugins are denied"),
             "{mode}: the error names the refused interface: {err}"

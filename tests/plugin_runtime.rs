@@ -197,7 +197,10 @@ fn a_stage_that_traps_is_recreated_from_its_last_snapshot() {
     assert!(err.contains("stage \"hostile\": 1 failed calls"), "{err}");
     // Batches 1 and 3 were counted: the instance re-created after batch 2 resumed from the
     // snapshot taken after batch 1, not from zero.
-    assert!(err.contains("plugin metric hostile.events_seen = 2048"), "{err}");
+    assert!(
+        err.contains("plugin metric hostile.events_seen = 2048"),
+        "{err}"
+    );
     // The next stage saw every batch (on_error = "pass").
     assert!(err.contains("events=3072 "), "{err}");
 }

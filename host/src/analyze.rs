@@ -82,7 +82,12 @@ pub fn proto_name(p: u8) -> String {
 impl Tally {
     /// An empty tally by `by`.
     pub fn new(by: By) -> Self {
-        Tally { by, counts: HashMap::new(), texts: HashMap::new(), total: 0 }
+        Tally {
+            by,
+            counts: HashMap::new(),
+            texts: HashMap::new(),
+            total: 0,
+        }
     }
 
     fn text(batch: &EncodedBatch, id: u32) -> KeyRef<'_> {
@@ -102,7 +107,10 @@ impl Tally {
                 .country()
                 .map(|c| KeyRef::Num(u32::from(u16::from_be_bytes(c))))
                 .unwrap_or(KeyRef::Unknown),
-            By::Dport => r.dpt().map(|p| KeyRef::Num(u32::from(p))).unwrap_or(KeyRef::Unknown),
+            By::Dport => r
+                .dpt()
+                .map(|p| KeyRef::Num(u32::from(p)))
+                .unwrap_or(KeyRef::Unknown),
             By::Prefix => match Self::text(batch, r.prefix_id()) {
                 KeyRef::Unknown => KeyRef::Text(""),
                 k => k,
@@ -179,12 +187,26 @@ impl Tally {
 
     /// The `n` largest keys, by count then key, with their shares.
     pub fn top(&self, n: usize) -> Vec<Row> {
-        let share = |c: u64| if self.total == 0 { 0.0 } else { c as f64 / self.total as f64 };
+        let share = |c: u64| {
+            if self.total == 0 {
+                0.0
+            } else {
+                c as f64 / self.total as f64
+            }
+        };
         let mut rows: Vec<Row> = self
             .counts
             .iter()
-            .map(|(k, c)| Row { key: self.show(k), count: *c, share: share(*c) })
-            .chain(self.texts.iter().map(|(t, c)| Row { key: t.clone(), count: *c, share: share(*c) }))
+            .map(|(k, c)| Row {
+                key: self.show(k),
+                count: *c,
+                share: share(*c),
+            })
+            .chain(self.texts.iter().map(|(t, c)| Row {
+                key: t.clone(),
+                count: *c,
+                share: share(*c),
+            }))
             .collect();
         rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
         rows.truncate(n);
@@ -206,7 +228,10 @@ mod tests {
                 dst: Some(ip),
                 ports: Some((1, *dpt)),
                 proto: 6,
-                geo: GeoFields { asn: *asn, ..GeoFields::default() },
+                geo: GeoFields {
+                    asn: *asn,
+                    ..GeoFields::default()
+                },
                 ..RecordFields::default()
             });
         }
@@ -224,12 +249,22 @@ mod tests {
         let mut src = Tally::new(By::Src);
         src.add(&b);
         let top = src.top(10);
-        assert_eq!(top[0], Row { key: "203.0.113.1".into(), count: 3, share: 0.75 });
+        assert_eq!(
+            top[0],
+            Row {
+                key: "203.0.113.1".into(),
+                count: 3,
+                share: 0.75
+            }
+        );
         assert_eq!(top[1].key, "2001:db8::1");
         let mut asn = Tally::new(By::Asn);
         asn.add(&b);
         let keys: Vec<(String, u64)> = asn.top(10).into_iter().map(|r| (r.key, r.count)).collect();
-        assert_eq!(keys, [("AS64500".to_string(), 3), ("(unknown)".to_string(), 1)]);
+        assert_eq!(
+            keys,
+            [("AS64500".to_string(), 3), ("(unknown)".to_string(), 1)]
+        );
         let mut dport = Tally::new(By::Dport);
         dport.add(&b);
         dport.add(&b);

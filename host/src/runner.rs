@@ -63,7 +63,11 @@ pub enum RunError {
 fn name_stage(stage: &str, source: &PluginError) -> String {
     let message = source.to_string();
     let named = format!("stage {stage:?}");
-    if message.starts_with(&named) { message } else { format!("{named}: {message}") }
+    if message.starts_with(&named) {
+        message
+    } else {
+        format!("{named}: {message}")
+    }
 }
 
 /// The engine for `config`: fuel metering when a stage has a fuel budget, precompiled

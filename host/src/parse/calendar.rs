@@ -204,8 +204,10 @@ mod tests {
         assert!(march.reads_like(&april, Some(5)));
         assert!(march.reads_like(&april, None));
         // From March, a January stamp is plain; from a state in October it is a wrap.
+        t.resolve(7, 1, 0, &o);
         t.resolve(10, 1, 0, &o);
         let october = t.state();
+        assert_eq!(october.last_month, 10);
         assert!(!march.reads_like(&october, Some(1)));
         assert!(!YearState::default().reads_like(&march, Some(3)));
         let mut r = YearTracker::resume(october);

@@ -2,7 +2,7 @@
 //! dmesg (`[uptime]`, `-T`), `/dev/kmsg`, journald (JSON and export `MESSAGE=`), and the
 //! Proxmox firewall logger's look-alike header (recognised and skipped).
 //!
-//! [`split`] finds where the record text starts and ends in the line and what the wrapper
+//! `split` finds where the record text starts and ends in the line and what the wrapper
 //! says (time, host, uptime). It never fails outright: a line that starts like a known
 //! wrapper but has a damaged stamp is reported as `damaged`, so the caller can call it
 //! malformed if a record follows and skip it otherwise.

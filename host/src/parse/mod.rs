@@ -30,6 +30,8 @@ mod proptests;
 #[cfg(test)]
 mod render;
 #[cfg(test)]
+mod strategies;
+#[cfg(test)]
 mod tests;
 
 pub use envelope::{Envelope, EnvelopeKind, Timestamp, Uptime};
