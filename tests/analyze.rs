@@ -201,7 +201,7 @@ fn org_and_country_counts_match_direct_lookups_on_the_full_databases() {
     let cfg = write_config(
         dir.path(),
         &format!(
-            "[geoip]\ncity = {city:?}\nasn = {asn:?}\n\
+            "[geoip]\ncity = {city:?}\nasn = {asn:?}\nmmap = true\n\
              [[pipeline]]\nname = \"private\"\nplugin = \"cidr-filter\"\n\
              [[pipeline]]\nname = \"geo\"\nplugin = \"geoip-enrich\"\n"
         ),
@@ -209,11 +209,13 @@ fn org_and_country_counts_match_direct_lookups_on_the_full_databases() {
     let cfg = cfg.to_str().unwrap();
     let log = "config/demo/demo.log";
 
-    // Independently: the parsed events' sources, minus private ones, looked up directly.
+    // Independently: the parsed events' sources, minus private ones, looked up directly
+    // (read into memory here; the configuration above maps the files).
     let geo = portcullis::geo::Geo::open(&portcullis::geo::GeoPaths {
         city: Some(city.clone()),
         asn: Some(asn.clone()),
         country: None,
+        mmap: false,
     })
     .unwrap();
     let private: Vec<portcullis_abi::net::IpNet> = [

@@ -57,6 +57,7 @@ fn geo_variants() -> Vec<(&'static str, Arc<Geo>)> {
             city: Some(city),
             country: None,
             asn: Some(asn),
+            mmap: false,
         };
         Arc::new(Geo::open(&paths).unwrap_or_else(|e| panic!("{e}")))
     };

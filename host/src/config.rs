@@ -379,6 +379,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             city: raw.geoip.city.map(|p| base.join(p)),
             country: raw.geoip.country.map(|p| base.join(p)),
             asn: raw.geoip.asn.map(|p| base.join(p)),
+            mmap: raw.geoip.mmap,
         },
     })
 }

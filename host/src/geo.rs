@@ -26,6 +26,11 @@ pub struct GeoPaths {
     pub country: Option<PathBuf>,
     /// An ASN database (GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN, any file of that schema).
     pub asn: Option<PathBuf>,
+    /// Memory-map the files instead of reading them into memory: far less private memory
+    /// (small appliances), but a file must then only ever be replaced by renaming a new one
+    /// over it (as geoipupdate does), never rewritten in place.
+    #[serde(default)]
+    pub mmap: bool,
 }
 
 /// What the databases know about one address (owned strings; English names).
@@ -124,8 +129,11 @@ impl Geo {
     /// Each file is read whole, its header and search tree checked, and its `database_type`
     /// matched against the slot it was given as; the first failure is returned.
     pub fn open(paths: &GeoPaths) -> Result<Geo, GeoError> {
-        let open =
-            |slot, path: &Option<PathBuf>| path.as_deref().map(|p| Db::open(slot, p)).transpose();
+        let open = |slot, path: &Option<PathBuf>| {
+            path.as_deref()
+                .map(|p| Db::open(slot, p, paths.mmap))
+                .transpose()
+        };
         Ok(Geo {
             city: open(Slot::City, &paths.city)?,
             country: open(Slot::Country, &paths.country)?,

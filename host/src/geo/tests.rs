@@ -32,6 +32,7 @@ fn paths(city: Option<&str>, country: Option<&str>, asn: Option<&str>) -> GeoPat
         city: city.map(PathBuf::from),
         country: country.map(PathBuf::from),
         asn: asn.map(PathBuf::from),
+        mmap: false,
     }
 }
 
@@ -426,10 +427,12 @@ fn full_databases_answer_known_addresses() {
     ) else {
         return;
     };
+    // Mapped, as small appliances would run them.
     let geo = Geo::open(&GeoPaths {
         city: Some(city),
         country: None,
         asn: Some(asn),
+        mmap: true,
     })
     .expect("full databases open");
     assert!(
@@ -500,5 +503,31 @@ fn damaged_bytes_anywhere_never_panic() {
     assert!(
         opened > 0 && refused > 0,
         "opened {opened}, refused {refused}"
+    );
+}
+
+#[test]
+fn mapped_databases_answer_like_read_ones() {
+    let mut paths = paths(Some(CITY), None, Some(ASN));
+    let read = Geo::open(&paths).expect("read");
+    paths.mmap = true;
+    let mapped = Geo::open(&paths).expect("mapped");
+    for ip in [
+        "81.2.69.142",
+        "2.125.160.216",
+        "1.128.0.1",
+        "12.81.92.1",
+        "192.0.2.1",
+    ] {
+        let ip: IpAddr = ip.parse().unwrap();
+        assert_eq!(mapped.lookup(ip), read.lookup(ip), "{ip}");
+    }
+    assert_eq!(
+        mapped
+            .lookup("81.2.69.142".parse().unwrap())
+            .unwrap()
+            .city
+            .as_deref(),
+        Some("London")
     );
 }
