@@ -13,6 +13,12 @@ use super::error::{ErrorKind, ParseError};
 /// Returns the address and the bytes consumed. The caller checks what follows.
 #[inline]
 pub(crate) fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    let digit = |i: usize| {
+        b.get(i)
+            .map(|c| c.wrapping_sub(b'0'))
+            .filter(|&d| d <= 9)
+            .map(u16::from)
+    };
     let mut oct = [0u8; 4];
     let mut i = 0;
     for (k, o) in oct.iter_mut().enumerate() {
@@ -22,20 +28,17 @@ pub(crate) fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
             }
             i += 1;
         }
-        let mut v: u32 = 0;
-        let start = i;
-        while let Some(&c) = b.get(i) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 || i - start == 3 {
-                break;
-            }
-            v = v * 10 + u32::from(d);
+        let mut v = digit(i)?;
+        i += 1;
+        if let Some(d) = digit(i) {
+            v = v * 10 + d;
             i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + d;
+                i += 1;
+            }
         }
-        if i == start || v > 255 {
-            return None;
-        }
-        *o = v as u8;
+        *o = u8::try_from(v).ok()?;
     }
     Some((Ipv4Addr::from(oct), i))
 }

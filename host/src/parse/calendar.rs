@@ -46,7 +46,14 @@ pub(crate) struct YearTracker {
     first_month: Option<u32>,
     /// The last date converted and its day number: consecutive lines share a date.
     last_date: Option<((i64, u32, u32), i64)>,
+    /// The bytes of the last RFC 3164 stamp and its unix seconds, valid while no other
+    /// stamp has been resolved since: resolving the same stamp twice in a row gives the
+    /// same time and leaves the state as it was.
+    last_stamp: Option<([u8; STAMP_LEN], i64)>,
 }
+
+/// Length of a padded RFC 3164 stamp with its trailing space (`Aug 30 16:28:09 `).
+pub(crate) const STAMP_LEN: usize = 16;
 
 /// Where year inference stands between two lines: the year and month of the last RFC 3164
 /// stamp. Lets a file be parsed in chunks on several threads (see [`YearState::reads_like`]).
@@ -98,8 +105,23 @@ impl YearTracker {
         self.first_month
     }
 
+    /// Unix seconds of `stamp` if it is the stamp remembered by the last resolution.
+    #[inline]
+    pub(crate) fn cached_stamp(&self, stamp: Option<&[u8]>) -> Option<i64> {
+        match (&self.last_stamp, stamp) {
+            (Some((bytes, secs)), Some(s)) if s == bytes => Some(*secs),
+            _ => None,
+        }
+    }
+
+    /// Remembers the bytes of the stamp just resolved to `secs`.
+    pub(crate) fn remember_stamp(&mut self, stamp: &[u8], secs: i64) {
+        self.last_stamp = stamp.try_into().ok().map(|b| (b, secs));
+    }
+
     /// Unix seconds of a year-less local stamp.
     pub(crate) fn resolve(&mut self, month: u32, day: u32, sod: u32, opts: &ParseOptions) -> i64 {
+        self.last_stamp = None;
         self.first_month.get_or_insert(month);
         let y = match self.year {
             None => {

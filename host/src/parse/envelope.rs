@@ -9,8 +9,10 @@
 
 use super::ParseOptions;
 use super::calendar::{YearTracker, days_from_civil};
+use super::cursor::utf8;
 use super::error::{ErrorKind, ParseError};
 use super::journald;
+use super::printk::uptime;
 
 /// What wrapped the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,10 +135,24 @@ pub(crate) fn split<'a>(
         return Wrapped::Record(s);
     };
     if first.is_ascii_uppercase() {
-        if let Some(m) = line.get(pos..pos + 4).and_then(month_sp) {
+        if let Some(secs) = years.cached_stamp(line.get(pos..pos + STAMP)) {
+            // The same stamp as the line before (several lines a second): same outcome.
+            s.env.kind = EnvelopeKind::Rfc3164;
+            s.env.time = Some(Timestamp {
+                unix_us: secs * 1_000_000,
+                offset_secs: opts.utc_offset_secs,
+                frac_digits: 0,
+            });
+            pos = after_stamp(line, pos + STAMP, &mut s.env);
+        } else if let Some(m) = line.get(pos..pos + 4).and_then(month_sp) {
             match rfc3164(line, pos, m) {
                 Some((day, sod, next)) => {
                     let secs = years.resolve(m, day, sod, opts);
+                    if next == pos + STAMP
+                        && let Some(stamp) = line.get(pos..next)
+                    {
+                        years.remember_stamp(stamp, secs);
+                    }
                     s.env.kind = EnvelopeKind::Rfc3164;
                     s.env.time = Some(Timestamp {
                         unix_us: secs * 1_000_000,
@@ -218,6 +234,9 @@ fn pri(line: &[u8]) -> Option<(u16, usize)> {
         .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
     (v <= 191).then_some((v, close + 1))
 }
+
+/// Length of a padded RFC 3164 stamp with its trailing space: `Aug 30 16:28:09 `.
+const STAMP: usize = super::calendar::STAMP_LEN;
 
 /// Month number of `Mmm ` (English abbreviation and a space).
 fn month_sp(b: &[u8]) -> Option<u32> {
@@ -330,49 +349,6 @@ fn rfc3339(b: &[u8], pos: usize, default_offset: i32) -> Option<(Timestamp, usiz
     Some((ts, i))
 }
 
-/// `[   55.271535]` (optionally followed by a printk caller id `[T123]`) and a space.
-pub(crate) fn uptime(b: &[u8], pos: usize) -> Option<(Uptime, usize)> {
-    let mut i = pos + 1;
-    while b.get(i) == Some(&b' ') {
-        i += 1;
-    }
-    let (mut secs, start) = (0u64, i);
-    while let Some(v) = digit(b, i) {
-        secs = secs.checked_mul(10)?.checked_add(u64::from(v))?;
-        i += 1;
-    }
-    if i == start || b.get(i) != Some(&b'.') {
-        return None;
-    }
-    i += 1;
-    let (mut micros, mut n) = (0u32, 0u32);
-    while let Some(v) = digit(b, i) {
-        if n < 6 {
-            micros = micros * 10 + v;
-            n += 1;
-        }
-        i += 1;
-    }
-    if n == 0 || b.get(i) != Some(&b']') {
-        return None;
-    }
-    i += 1;
-    if b.get(i) == Some(&b'[') && matches!(b.get(i + 1), Some(b'T' | b'C')) {
-        let close = b.get(i..)?.iter().take(12).position(|&c| c == b']')?;
-        i += close + 1;
-    }
-    if b.get(i) == Some(&b' ') {
-        i += 1;
-    }
-    Some((
-        Uptime {
-            secs,
-            micros: micros * 10u32.pow(6 - n),
-        },
-        i,
-    ))
-}
-
 /// `dmesg -T`: `[Sat Feb  9 12:34:56 2019] `.
 fn dmesg_t(b: &[u8], pos: usize, offset: i32) -> Option<(Timestamp, usize)> {
     let m = month_sp(b.get(pos + 5..)?)?;
@@ -449,9 +425,7 @@ fn rfc5424<'a>(b: &'a [u8], mut i: usize, mut s: Split<'a>, opts: &ParseOptions)
             .get(i..)
             .map_or(0, |r| r.iter().take_while(|&&c| c != b' ').count());
         if field == 0 && tok_len > 0 && b.get(i..i + 2) != Some(b"- ") {
-            s.env.host = b
-                .get(i..i + tok_len)
-                .and_then(|h| std::str::from_utf8(h).ok());
+            s.env.host = b.get(i..i + tok_len).and_then(|h| utf8(h).ok());
         }
         i += tok_len + 1;
     }
@@ -494,6 +468,11 @@ fn after_tag<'a>(b: &'a [u8], pos: usize, env: &mut Envelope<'a>) -> usize {
     pos
 }
 
+/// `IN=` inside a token (one `=` test per byte first: host names hold none).
+fn has_in(tok: &[u8]) -> bool {
+    tok.contains(&b'=') && tok.windows(3).any(|w| w == b"IN=")
+}
+
 fn token_at(b: &[u8], pos: usize) -> &[u8] {
     let r = b.get(pos..).unwrap_or(&[]);
     let n = r.iter().position(|&c| c == b' ').unwrap_or(r.len());
@@ -510,10 +489,10 @@ fn after_stamp<'a>(b: &'a [u8], pos: usize, env: &mut Envelope<'a>) -> usize {
     if is_kernel_tag(tok) {
         return after_tag(b, pos + tok.len() + 1, env);
     }
-    if tok.is_empty() || tok.ends_with(b":") || tok.windows(3).any(|w| w == b"IN=") {
+    if tok.is_empty() || tok.ends_with(b":") || has_in(tok) {
         return pos;
     }
-    env.host = std::str::from_utf8(tok).ok();
+    env.host = utf8(tok).ok();
     let pos = (pos + tok.len() + 1).min(b.len());
     let tok = token_at(b, pos);
     if is_kernel_tag(tok) {

@@ -21,6 +21,7 @@ pub mod event;
 mod ip;
 mod journald;
 pub mod json;
+mod printk;
 mod record;
 pub mod text;
 mod transport;

@@ -4,7 +4,7 @@
 
 use memchr::memchr;
 
-use super::cursor::Cursor;
+use super::cursor::{Cursor, utf8};
 use super::error::{ErrorKind, ParseError};
 use super::event::{Arp, ArpPayload, Dialect, L3, Link, MacDecode, Packet, Record};
 use super::{addr, ip};
@@ -184,7 +184,7 @@ fn record<'a>(hay: &'a [u8], h: &Head, rec: &mut Record<'a>) -> Result<bool, Par
         return Ok(false); // ebtables --log: a different format, not a netfilter LOG record
     }
     // One UTF-8 validation covers the prefix and the interface names.
-    let head = std::str::from_utf8(hay.get(h.from..h.body).unwrap_or(&[])).map_err(|e| {
+    let head = utf8(hay.get(h.from..h.body).unwrap_or(&[])).map_err(|e| {
         let at = h.from + e.valid_up_to();
         let what = if at < h.at {
             "prefix"
@@ -282,8 +282,7 @@ fn phys<'a>(c: &mut Cursor<'a>, what: &'static str) -> Result<&'a str, ParseErro
     let at = c.pos();
     let tok = c.token();
     check_iface(c.rest(), (0, tok.len()), what).map_err(|e| ParseError::new(e.kind, at))?;
-    let name =
-        std::str::from_utf8(tok).map_err(|_| ParseError::new(ErrorKind::InvalidUtf8(what), at))?;
+    let name = utf8(tok).map_err(|_| ParseError::new(ErrorKind::InvalidUtf8(what), at))?;
     c.advance(tok.len());
     c.sep(what)?;
     Ok(name)
@@ -307,7 +306,7 @@ fn link<'a>(c: &mut Cursor<'a>, rec: &mut Record<'a>) -> Result<(), ParseError> 
             Some(_) => return Err(c.err_at(ErrorKind::BadMac("MAC="), at)),
         }
         // Hex pairs and colons are ASCII.
-        let hex = std::str::from_utf8(hex).unwrap_or_default();
+        let hex = utf8(hex).unwrap_or_default();
         rec.link = Link::Mac { hex, tunnel };
     } else if c.eat(b"MACSRC=") {
         let src = c.mac("MACSRC")?;
