@@ -222,10 +222,11 @@ fn one_input(
     while let Some(line) = reader.next_line()? {
         line_no += 1;
         counts.lines += 1;
-        match parser.parse(line) {
+        // Matched by reference: moving the large event out of the result costs a copy.
+        match &parser.parse(line) {
             Ok(Some(ev)) => {
                 counts.events += 1;
-                format_event(&ev, format, buf);
+                format_event(ev, format, buf);
                 if buf.len() >= FLUSH_AT
                     && let Err(stop) = flush(out, buf)
                 {

@@ -18,6 +18,7 @@ mod cursor;
 pub mod envelope;
 mod error;
 pub mod event;
+mod fast;
 mod ip;
 mod journald;
 pub mod json;
@@ -107,18 +108,23 @@ impl Parser {
             Wrapped::Skip => return Ok(None),
             Wrapped::Unsupported(e) => return Err(e),
         };
-        let mut ev = Event {
+        // The event is built in the value returned, and the record filled in place: it is
+        // large, and moving it costs more than parsing some of its fields.
+        let mut out = Ok(Some(Event {
             envelope: split.env,
             record: Record::default(),
-        };
-        // The record is filled in place: it is large, and moving it costs more than
-        // parsing some of its fields.
-        if !record::parse(line, split.start, split.end, &mut ev.record)? {
-            return Ok(None);
+        }));
+        if let Ok(Some(ev)) = &mut out {
+            match record::parse(line, split.start, split.end, &mut ev.record) {
+                Ok(true) => {
+                    if let Some(e) = split.damaged {
+                        out = Err(e);
+                    }
+                }
+                Ok(false) => out = Ok(None),
+                Err(e) => out = Err(e),
+            }
         }
-        if let Some(e) = split.damaged {
-            return Err(e);
-        }
-        Ok(Some(ev))
+        out
     }
 }

@@ -7,7 +7,7 @@ use memchr::memchr;
 use super::cursor::{Cursor, utf8};
 use super::error::{ErrorKind, ParseError};
 use super::event::{Arp, ArpPayload, Dialect, L3, Link, MacDecode, Packet, Record};
-use super::{addr, ip};
+use super::{addr, fast, ip};
 
 /// The kernel's record buffer holds 1019 bytes including the 2-byte level marker; older
 /// printk paths cut at ~989. A record whose last token breaks off at a length in this
@@ -346,6 +346,9 @@ fn l3<'a>(
     dialect: &mut Dialect,
 ) -> Result<(), ParseError> {
     if c.eat(b"SRC=") {
+        if fast::ipv4_packet(c, &mut rec.l3) {
+            return Ok(());
+        }
         let (src, dst) = ip::addrs(c)?;
         rec.l3 = L3::Ip(Packet::new(src, dst));
         if let L3::Ip(p) = &mut rec.l3 {

@@ -134,8 +134,8 @@ fn ports(c: &mut Cursor<'_>) -> Result<(u16, u16), ParseError> {
 }
 
 /// A flag word at the start of `r`: (rank in the kernel's print order, bit, length).
-#[inline]
-fn flag_word(r: &[u8]) -> Option<(u8, u16, usize)> {
+#[inline(always)]
+pub(crate) fn flag_word(r: &[u8]) -> Option<(u8, u16, usize)> {
     let (rank, bit, n) = match r {
         [b'A', b'E', ..] => (0, tcp_flags::AE, 2),
         [b'C', b'W', b'R', ..] => (1, tcp_flags::CWR, 3),
