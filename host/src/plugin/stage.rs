@@ -246,6 +246,18 @@ impl StageInstance {
         Ok(self.live.as_mut().expect("just set"))
     }
 
+    /// The live instance (re-created if needed) with its per-call budgets reset. Failing to
+    /// re-create it counts as a failed call.
+    fn armed(&mut self) -> Result<&mut (Store<StageState>, Stage), PluginError> {
+        if let Err(e) = self.live() {
+            return Err(self.failed(e));
+        }
+        let limits = self.limits;
+        let live = self.live.as_mut().expect("live() just made it");
+        arm(&limits, &mut live.0);
+        Ok(live)
+    }
+
     /// Counts a failure; disables the stage when there have been too many in a row.
     fn failed(&mut self, err: PluginError) -> PluginError {
         self.live = None;
@@ -281,11 +293,7 @@ impl StageInstance {
             v.sort_by_key(|a| a.event);
             v
         };
-        let limits = self.limits;
-        let live = match self.live() {
-            Ok(l) => l,
-            Err(e) => return Err(self.failed(e)),
-        };
+        let (store, stage) = self.armed()?;
         // Lend the batch's buffers to the call instead of copying them.
         let wit_batch = wit::Batch {
             layout: portcullis_abi::record::LAYOUT_VERSION,
@@ -296,8 +304,6 @@ impl StageInstance {
             now_ms: batch.now_ms,
             annotations,
         };
-        let (store, stage) = live;
-        arm(&limits, store);
         let result = stage
             .portcullis_plugin_plugin()
             .call_process(&mut *store, &wit_batch);
@@ -320,13 +326,7 @@ impl StageInstance {
 
     /// Lets time-driven decisions happen: calls `tick(now_ms)`.
     pub fn tick(&mut self, now_ms: i64) -> Result<Vec<Action>, PluginError> {
-        let limits = self.limits;
-        let live = match self.live() {
-            Ok(l) => l,
-            Err(e) => return Err(self.failed(e)),
-        };
-        let (store, stage) = live;
-        arm(&limits, store);
+        let (store, stage) = self.armed()?;
         match stage
             .portcullis_plugin_plugin()
             .call_tick(&mut *store, now_ms)
@@ -353,13 +353,7 @@ impl StageInstance {
     /// Takes a snapshot of the plugin's state and keeps it for re-creating the instance
     /// after a failure. Returns the bytes.
     pub fn snapshot(&mut self) -> Result<&[u8], PluginError> {
-        let limits = self.limits;
-        let live = match self.live() {
-            Ok(l) => l,
-            Err(e) => return Err(self.failed(e)),
-        };
-        let (store, stage) = live;
-        arm(&limits, store);
+        let (store, stage) = self.armed()?;
         match stage.portcullis_plugin_plugin().call_snapshot(&mut *store) {
             Ok(bytes) => {
                 self.last_snapshot = Some(bytes);
