@@ -207,3 +207,14 @@ fn missing_log_file() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_bad_utc_offset_names_its_key() {
+    assert_clear_error(
+        &check("[parser]\nutc_offset = \"CET\"\n"),
+        2,
+        &["parser.utc_offset", "CET"],
+    );
+    let out = check("[parser]\nutc_offset = \"+02:00\"\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use portcullis::parse::{Dialect, ParseOptions, Parser, json};
 use serde_json::Value;
 
-use crate::common::{portcullis, root, stderr};
+use crate::common::{portcullis, root, stderr, stdout, synthetic_log};
 
 mod expected;
 
@@ -285,4 +285,18 @@ fn generated_fixtures_parse() {
         }
         assert!(events > 300, "{name}: only {events} events");
     }
+}
+
+#[test]
+fn zone_less_stamps_take_the_configured_offset() {
+    let line = synthetic_log(1, 0, |_| "203.0.113.9".into(), |_| 22);
+    let ts = |args: &[&str]| {
+        let out = portcullis(args, &[], Some(line.as_bytes()));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let ev: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        ev["ts"].as_str().unwrap().to_string()
+    };
+    assert!(ts(&["parse"]).ends_with("T10:00:00Z"));
+    assert!(ts(&["parse", "--utc-offset", "+02:00"]).ends_with("T10:00:00+02:00"));
+    assert!(ts(&["parse", "--utc-offset=-0530"]).ends_with("T10:00:00-05:30"));
 }

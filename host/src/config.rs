@@ -78,6 +78,14 @@ struct RawConfig {
     state: RawState,
     #[serde(default)]
     geoip: GeoPaths,
+    #[serde(default)]
+    parser: RawParser,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawParser {
+    utc_offset: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +195,8 @@ pub struct Config {
     pub snapshot_interval: Duration,
     /// GeoIP/ASN database files.
     pub geoip: GeoPaths,
+    /// Seconds east of UTC of log stamps that carry no zone.
+    pub utc_offset_secs: i32,
 }
 
 impl Config {
@@ -217,6 +227,7 @@ impl Config {
             state_dir: PathBuf::from("/var/lib/portcullis"),
             snapshot_interval: Duration::from_secs(10),
             geoip: GeoPaths::default(),
+            utc_offset_secs: 0,
         }
     }
 
@@ -380,6 +391,11 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             country: raw.geoip.country.map(|p| base.join(p)),
             asn: raw.geoip.asn.map(|p| base.join(p)),
             mmap: raw.geoip.mmap,
+        },
+        utc_offset_secs: match raw.parser.utc_offset {
+            Some(text) => crate::utc_offset::parse(&text)
+                .map_err(|m| key_err("parser.utc_offset".into(), m))?,
+            None => 0,
         },
     })
 }

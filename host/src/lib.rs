@@ -19,3 +19,4 @@ pub mod plugin;
 pub mod plugin_state;
 pub mod runner;
 pub mod source;
+pub mod utc_offset;

@@ -212,7 +212,7 @@ impl Runner {
         Ok(Runner {
             parser: Parser::new(ParseOptions {
                 reference_unix_secs: reference,
-                utc_offset_secs: 0,
+                utc_offset_secs: config.utc_offset_secs,
             }),
             pipeline,
             engine: ActionEngine::new(backend, services.clock.clone()),

@@ -36,6 +36,10 @@ pub struct ParseArgs {
     /// reading thread.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: Option<u16>,
+    /// Offset from UTC of stamps that carry no zone (RFC 3164 syslog, journald short):
+    /// `UTC`, `+02:00`, `-05:30`. A fixed offset: daylight saving is not followed.
+    #[arg(long, value_name = "OFFSET", default_value = "UTC", allow_hyphen_values = true, value_parser = portcullis::utc_offset::parse)]
+    pub utc_offset: i32,
 }
 
 /// Most parser threads used by default: beyond this, reading and writing are the limit.
@@ -72,7 +76,7 @@ enum Stop {
 pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let opts = ParseOptions {
         reference_unix_secs: now_secs(),
-        utc_offset_secs: 0,
+        utc_offset_secs: args.utc_offset,
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
