@@ -10,6 +10,7 @@
 //! - `bad_input`: every kind of bad input gets a clear one-line error, never a panic.
 //! - `config_files`: every file in `config/` is valid.
 //! - `enrichment`: GeoIP/ASN lookups by one stage reach the stages after it.
+//! - `guard`: allowlisted and overly broad targets are refused whatever a plugin asks.
 //! - `plugin_faults`: plugins that trap, loop or eat memory never take the host down.
 //! - `kernel_log`: lines the running kernel logs for real traffic between two network
 //!   namespaces parse field by field (needs root; helpers in `system`).
@@ -29,6 +30,7 @@ mod cidr_filter;
 mod config_files;
 mod demo;
 mod enrichment;
+mod guard;
 mod kernel_log;
 mod parser_corpus;
 mod plugin_faults;

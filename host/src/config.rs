@@ -16,9 +16,11 @@
 //! dir = "/var/lib/portcullis"
 //! ```
 
+use crate::action::GuardConfig;
 use crate::geo::GeoPaths;
 use crate::pipeline::OnError;
 use crate::plugin::{PluginError, PluginSource, StageLimits};
+use portcullis_abi::net::IpNet;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -126,6 +128,12 @@ struct RawStage {
 struct RawActions {
     #[serde(default)]
     backend: BackendKind,
+    #[serde(default)]
+    allowlist: Vec<String>,
+    min_prefix_v4: Option<u8>,
+    min_prefix_v6: Option<u8>,
+    max_active: Option<usize>,
+    max_new_per_minute: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -197,6 +205,8 @@ pub struct Config {
     pub geoip: GeoPaths,
     /// Seconds east of UTC of log stamps that carry no zone.
     pub utc_offset_secs: i32,
+    /// What the action engine refuses.
+    pub guard: GuardConfig,
 }
 
 impl Config {
@@ -228,6 +238,7 @@ impl Config {
             snapshot_interval: Duration::from_secs(10),
             geoip: GeoPaths::default(),
             utc_offset_secs: 0,
+            guard: GuardConfig::default(),
         }
     }
 
@@ -392,10 +403,48 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             asn: raw.geoip.asn.map(|p| base.join(p)),
             mmap: raw.geoip.mmap,
         },
+        guard: guard_config(&raw.actions, &key_err)?,
         utc_offset_secs: match raw.parser.utc_offset {
             Some(text) => crate::utc_offset::parse(&text)
                 .map_err(|m| key_err("parser.utc_offset".into(), m))?,
             None => 0,
         },
     })
+}
+
+fn guard_config(
+    raw: &RawActions,
+    key_err: &impl Fn(String, String) -> ConfigError,
+) -> Result<GuardConfig, ConfigError> {
+    let mut guard = GuardConfig::default();
+    for (i, entry) in raw.allowlist.iter().enumerate() {
+        let net = IpNet::parse(entry)
+            .map_err(|e| key_err(format!("actions.allowlist[{i}]"), format!("{entry:?}: {e}")))?;
+        guard.allowlist.push(net);
+    }
+    if let Some(p) = raw.min_prefix_v4 {
+        if p > 32 {
+            return Err(key_err(
+                "actions.min_prefix_v4".into(),
+                "must be 0 to 32".into(),
+            ));
+        }
+        guard.min_prefix_v4 = p;
+    }
+    if let Some(p) = raw.min_prefix_v6 {
+        if p > 128 {
+            return Err(key_err(
+                "actions.min_prefix_v6".into(),
+                "must be 0 to 128".into(),
+            ));
+        }
+        guard.min_prefix_v6 = p;
+    }
+    if let Some(m) = raw.max_active {
+        guard.max_active = m;
+    }
+    if let Some(m) = raw.max_new_per_minute {
+        guard.max_new_per_minute = m;
+    }
+    Ok(guard)
 }

@@ -215,7 +215,7 @@ impl Runner {
                 utc_offset_secs: config.utc_offset_secs,
             }),
             pipeline,
-            engine: ActionEngine::new(backend, services.clock.clone()),
+            engine: ActionEngine::new(backend, services.clock.clone(), config.guard.clone()),
             batch: EncodedBatch::with_capacity(BATCH_EVENTS),
             services,
             state,

@@ -99,7 +99,11 @@ mod tests {
     fn prints_bans_merges_duplicates_and_unbans_by_cidr() {
         let out = Shared::default();
         let clock = ManualClock::at(1_000_000);
-        let mut engine = ActionEngine::new(Box::new(DryRun::new(out.clone())), clock.clone());
+        let mut engine = ActionEngine::new(
+            Box::new(DryRun::new(out.clone())),
+            clock.clone(),
+            crate::action::GuardConfig::default(),
+        );
         engine
             .submit(vec![
                 ban("198.51.100.7", 60),

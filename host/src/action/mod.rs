@@ -2,6 +2,7 @@
 //! changes, merging duplicates, through a backend.
 
 mod dry_run;
+mod guard;
 
 use crate::clock::Clock;
 use portcullis_abi::net::IpNet;
@@ -9,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use dry_run::DryRun;
+pub use guard::{Guard, GuardConfig, Refusal};
 
 /// A rule action asked for by a stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,8 @@ pub struct ActionStats {
     pub merged: u64,
     /// Unban requests applied.
     pub unbanned: u64,
+    /// Bans the guard refused.
+    pub refused: u64,
 }
 
 /// Merges decisions against the active bans and hands the changes to a backend.
@@ -93,16 +97,18 @@ pub struct ActionEngine {
     backend: Box<dyn Backend>,
     clock: Arc<dyn Clock>,
     active: HashMap<IpNet, i64>,
+    guard: Guard,
     stats: ActionStats,
 }
 
 impl ActionEngine {
-    /// An engine over `backend`, reading time from `clock`.
-    pub fn new(backend: Box<dyn Backend>, clock: Arc<dyn Clock>) -> Self {
+    /// An engine over `backend`, reading time from `clock`, refusing what `guard` refuses.
+    pub fn new(backend: Box<dyn Backend>, clock: Arc<dyn Clock>, guard: GuardConfig) -> Self {
         ActionEngine {
             backend,
             clock,
             active: HashMap::new(),
+            guard: Guard::new(guard),
             stats: ActionStats::default(),
         }
     }
@@ -130,6 +136,18 @@ impl ActionEngine {
                 } => {
                     let secs = i64::try_from(duration_secs).unwrap_or(i64::MAX);
                     let expires_at = now.saturating_add(secs);
+                    let current = self.active.get(&target).copied();
+                    if current.is_some_and(|c| c >= expires_at) {
+                        self.stats.merged += 1;
+                        continue;
+                    }
+                    let is_new = current.is_none();
+                    if let Err(refusal) = self.guard.check(&target, now, self.active.len(), is_new)
+                    {
+                        self.stats.refused += 1;
+                        tracing::warn!(stage = %d.stage, "refused to ban: {refusal}");
+                        continue;
+                    }
                     match self.active.get(&target) {
                         Some(current) if *current >= expires_at => self.stats.merged += 1,
                         _ => {

@@ -46,8 +46,8 @@ pub fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let s = runner.stats();
     let a = runner.engine().stats();
     eprintln!(
-        "lines={} events={} skipped={} malformed={} bans={} merged={} unbans={}",
-        s.lines, s.events, s.skipped, s.malformed, a.banned, a.merged, a.unbanned
+        "lines={} events={} skipped={} malformed={} bans={} merged={} unbans={} refused={}",
+        s.lines, s.events, s.skipped, s.malformed, a.banned, a.merged, a.unbanned, a.refused
     );
     for (name, st) in runner.pipeline().stats() {
         if st.failures > 0 {
