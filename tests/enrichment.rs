@@ -102,3 +102,36 @@ fn a_corrupt_database_is_a_clear_error_at_start() {
         &["city", "GeoIP2-City-Test-Invalid-Node-Count.mmdb"],
     );
 }
+
+#[test]
+fn what_the_databases_cannot_answer_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fw.log");
+    // Three batches of new sources, so the enrichment stage asks the host three times.
+    std::fs::write(
+        &log,
+        synthetic_log(2500, 0, |i| format!("81.2.{}.{}", i / 250, i % 250), |_| 22),
+    )
+    .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[geoip]\ncity = {:?}\n[[sources]]\nkind = \"file\"\npath = {log:?}\n\
+             [[pipeline]]\nname = \"enrich\"\nplugin = \"geoip-enrich\"\n",
+            fixture_db("GeoLite2-City-Test.mmdb"),
+        ),
+    );
+    let out = portcullis(
+        &["run", "--config", cfg.to_str().unwrap(), "--once"],
+        &[],
+        None,
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("no ASN database ([geoip] asn)").count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("no city or country database"), "{err}");
+}

@@ -191,6 +191,20 @@ impl Geo {
         self.dbs().try_for_each(Db::verify)
     }
 
+    /// What lookups cannot answer with the databases loaded, in words, e.g. `no ASN
+    /// database ([geoip] asn): AS numbers and organisations stay unknown`; empty when both
+    /// a location and an ASN database are loaded.
+    pub fn gaps(&self) -> Vec<&'static str> {
+        let mut gaps = Vec::new();
+        if self.city.is_none() && self.country.is_none() {
+            gaps.push("no city or country database ([geoip] city, country): countries and cities stay unknown");
+        }
+        if self.asn.is_none() {
+            gaps.push("no ASN database ([geoip] asn): AS numbers and organisations stay unknown");
+        }
+        gaps
+    }
+
     fn dbs(&self) -> impl Iterator<Item = &Db> {
         [&self.city, &self.country, &self.asn].into_iter().flatten()
     }

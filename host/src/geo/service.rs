@@ -49,6 +49,7 @@ pub struct GeoService {
     paths: GeoPaths,
     current: RwLock<Arc<Geo>>,
     watch: Mutex<Watch>,
+    gaps_told: std::sync::Once,
 }
 
 impl GeoService {
@@ -63,6 +64,7 @@ impl GeoService {
                 stamps: Self::stamps(paths),
                 last_check: None,
             }),
+            gaps_told: std::sync::Once::new(),
         })
     }
 
@@ -75,6 +77,7 @@ impl GeoService {
                 stamps: Vec::new(),
                 last_check: None,
             }),
+            gaps_told: std::sync::Once::new(),
         }
     }
 
@@ -92,6 +95,15 @@ impl GeoService {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Says once, the first time a plugin asks, what the loaded databases cannot answer.
+    pub fn tell_gaps_once(&self) {
+        self.gaps_told.call_once(|| {
+            for gap in self.current().gaps() {
+                tracing::warn!("geoip: {gap}");
+            }
+        });
     }
 
     /// Re-opens the databases if any configured file was replaced or changed since the last

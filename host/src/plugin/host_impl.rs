@@ -69,6 +69,7 @@ impl host::Host for StageState {
     }
 
     fn geo_lookup(&mut self, addrs: Vec<types::IpAddr>) -> Vec<Option<types::Geo>> {
+        self.services.geo.tell_gaps_once();
         let geo = self.services.geo.current();
         if geo.is_empty() {
             return vec![None; addrs.len()];
