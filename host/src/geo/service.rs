@@ -2,7 +2,9 @@
 //! are replaced (as `geoipupdate` does), while a replacement that fails to open leaves the
 //! databases in use untouched.
 
-use super::{Geo, GeoError, GeoPaths};
+use super::{Geo, GeoError, GeoInfo, GeoPaths};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -50,7 +52,12 @@ pub struct GeoService {
     current: RwLock<Arc<Geo>>,
     watch: Mutex<Watch>,
     gaps_told: std::sync::Once,
+    cache: Mutex<HashMap<IpAddr, Option<GeoInfo>>>,
 }
+
+/// Most answers the service keeps; the cache is emptied when it is full, and whenever the
+/// databases are reloaded.
+pub const CACHE_ENTRIES: usize = 65_536;
 
 impl GeoService {
     /// Opens the configured databases; any failure is an error (a clear one, naming the
@@ -65,6 +72,7 @@ impl GeoService {
                 last_check: None,
             }),
             gaps_told: std::sync::Once::new(),
+            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -78,6 +86,7 @@ impl GeoService {
                 last_check: None,
             }),
             gaps_told: std::sync::Once::new(),
+            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -95,6 +104,23 @@ impl GeoService {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// What the databases say about `ip`, from a bounded cache of recent answers.
+    pub fn lookup(&self, ip: IpAddr) -> Option<GeoInfo> {
+        if let Ok(cache) = self.cache.lock()
+            && let Some(answer) = cache.get(&ip)
+        {
+            return answer.clone();
+        }
+        let answer = self.current().lookup(ip);
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(ip, answer.clone());
+        }
+        answer
     }
 
     /// Says once, the first time a plugin asks, what the loaded databases cannot answer.
@@ -123,6 +149,9 @@ impl GeoService {
                 tracing::info!("geoip: reloaded: {}", geo.describe());
                 if let Ok(mut cur) = self.current.write() {
                     *cur = Arc::new(geo);
+                }
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.clear();
                 }
                 Reload::Reloaded
             }
@@ -160,8 +189,7 @@ mod tests {
     }
 
     fn country(s: &GeoService, ip: &str) -> Option<String> {
-        s.current()
-            .lookup(ip.parse::<IpAddr>().unwrap())
+        s.lookup(ip.parse::<IpAddr>().unwrap())
             .and_then(|g| g.country)
     }
 
@@ -170,6 +198,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("geo.mmdb");
         // Start with the Country database: it knows 81.2.69.142 as GB but has no city.
+        // Lookups go through the service's cache, which a reload must empty.
         std::fs::copy(fixture("GeoLite2-Country-Test.mmdb"), &path).unwrap();
         let svc = GeoService::open(&GeoPaths {
             city: Some(path.clone()),
@@ -178,8 +207,7 @@ mod tests {
         .unwrap();
         assert_eq!(country(&svc, "81.2.69.142").as_deref(), Some("GB"));
         assert!(
-            svc.current()
-                .lookup("81.2.69.142".parse().unwrap())
+            svc.lookup("81.2.69.142".parse().unwrap())
                 .unwrap()
                 .city
                 .is_none()
@@ -191,10 +219,7 @@ mod tests {
         std::fs::copy(fixture("GeoLite2-City-Test.mmdb"), &tmp).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
         assert!(matches!(svc.reload_if_changed(), Reload::Reloaded));
-        let london = svc
-            .current()
-            .lookup("81.2.69.142".parse().unwrap())
-            .unwrap();
+        let london = svc.lookup("81.2.69.142".parse().unwrap()).unwrap();
         assert_eq!(london.city.as_deref(), Some("London"));
 
         // A damaged replacement: refused, and the databases in use stay.
@@ -203,8 +228,7 @@ mod tests {
         assert!(matches!(svc.reload_if_changed(), Reload::Kept(_)));
         assert_eq!(country(&svc, "81.2.69.142").as_deref(), Some("GB"));
         assert!(
-            svc.current()
-                .lookup("81.2.69.142".parse().unwrap())
+            svc.lookup("81.2.69.142".parse().unwrap())
                 .unwrap()
                 .city
                 .is_some()
@@ -216,10 +240,6 @@ mod tests {
             svc.reload_if_changed(),
             Reload::Kept(GeoError::Missing { .. })
         ));
-        assert!(
-            svc.current()
-                .lookup("81.2.69.142".parse().unwrap())
-                .is_some()
-        );
+        assert!(svc.lookup("81.2.69.142".parse().unwrap()).is_some());
     }
 }

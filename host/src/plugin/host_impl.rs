@@ -70,8 +70,8 @@ impl host::Host for StageState {
 
     fn geo_lookup(&mut self, addrs: Vec<types::IpAddr>) -> Vec<Option<types::Geo>> {
         self.services.geo.tell_gaps_once();
-        let geo = self.services.geo.current();
-        if geo.is_empty() {
+        let geo = &self.services.geo;
+        if geo.current().is_empty() {
             return vec![None; addrs.len()];
         }
         // A batch repeats its busiest sources many times: look each address up once.
