@@ -100,29 +100,11 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     );
     let mut stop = None;
     for path in files {
-        let result = if path.as_os_str() == "-" {
-            input(
-                io::stdin().lock(),
-                Path::new("<stdin>"),
-                args.format,
-                opts,
-                threads,
-                &mut counts,
-                &mut buf,
-                &mut out,
-            )
+        let (reader, name): (Box<dyn Read>, &Path) = if path.as_os_str() == "-" {
+            (Box::new(io::stdin().lock()), Path::new("<stdin>"))
         } else {
             match File::open(path) {
-                Ok(f) => input(
-                    f,
-                    path,
-                    args.format,
-                    opts,
-                    threads,
-                    &mut counts,
-                    &mut buf,
-                    &mut out,
-                ),
+                Ok(f) => (Box::new(f), path.as_path()),
                 Err(e) => {
                     eprintln!("portcullis parse: cannot open {}: {e}", path.display());
                     failed = true;
@@ -130,6 +112,16 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
+        let result = input(
+            reader,
+            name,
+            args.format,
+            opts,
+            threads,
+            &mut counts,
+            &mut buf,
+            &mut out,
+        );
         match result {
             Ok(Ok(())) => {}
             Ok(Err(stopped)) => {

@@ -80,7 +80,25 @@ impl StageInstance {
         limits: StageLimits,
         services: HostServices,
     ) -> Result<Self, PluginError> {
-        let mut stage = StageInstance {
+        let mut stage =
+            StageInstance::unstarted(runtime, plugin, name, config_json, limits, services);
+        let (mut store, instance) = stage.instantiate()?;
+        stage.description = stage.describe(&mut store, &instance)?;
+        stage.init(&mut store, &instance)?;
+        stage.live = Some((store, instance));
+        Ok(stage)
+    }
+
+    /// A stage with no instance yet.
+    fn unstarted(
+        runtime: &Runtime,
+        plugin: &LoadedPlugin,
+        name: &str,
+        config_json: String,
+        limits: StageLimits,
+        services: HostServices,
+    ) -> Self {
+        StageInstance {
             name: name.into(),
             plugin: plugin.clone(),
             engine: runtime.engine().clone(),
@@ -92,12 +110,7 @@ impl StageInstance {
             last_snapshot: None,
             failures_in_a_row: 0,
             disabled: false,
-        };
-        let (mut store, instance) = stage.instantiate()?;
-        stage.description = stage.describe(&mut store, &instance)?;
-        stage.init(&mut store, &instance)?;
-        stage.live = Some((store, instance));
-        Ok(stage)
+        }
     }
 
     /// Calls `describe`.
@@ -434,19 +447,14 @@ pub fn describe_plugin(
     plugin: &LoadedPlugin,
     services: HostServices,
 ) -> Result<Description, PluginError> {
-    let probe = StageInstance {
-        name: "check".into(),
-        plugin: plugin.clone(),
-        engine: runtime.engine().clone(),
-        config_json: String::new(),
-        limits: StageLimits::default(),
+    let probe = StageInstance::unstarted(
+        runtime,
+        plugin,
+        "check",
+        String::new(),
+        StageLimits::default(),
         services,
-        description: Description::default(),
-        live: None,
-        last_snapshot: None,
-        failures_in_a_row: 0,
-        disabled: false,
-    };
+    );
     let (mut store, instance) = probe.instantiate()?;
     probe.describe(&mut store, &instance)
 }
