@@ -18,7 +18,8 @@ pub fn test_state_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("portcullis-state")
 }
 
-/// Runs `portcullis` with `args`, extra environment and optional stdin.
+/// Runs `portcullis` with `args`, extra environment (an empty value removes the variable)
+/// and optional stdin.
 pub fn portcullis(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     cmd.args(args)
@@ -27,8 +28,15 @@ pub fn portcullis(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.env("PORTCULLIS__STATE__DIR", test_state_dir());
+    // Tests that do not say otherwise print decisions instead of changing this machine's
+    // firewall (nftables is the default backend); firewall tests run in a namespace.
+    cmd.env("PORTCULLIS__ACTIONS__BACKEND", "dry-run");
     for (k, v) in env {
-        cmd.env(k, v);
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     let mut child = cmd.spawn().expect("spawn portcullis");
     let mut pipe = child.stdin.take().expect("stdin");

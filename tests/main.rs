@@ -7,6 +7,11 @@
 //! - `analyze`: tallies by key after the configured stages, and enriched lines.
 //! - `cidr_filter`: prefix, port, protocol and network rules drop events before a later
 //!   ban stage; `keep_*` exceptions; a bad rule is refused naming its key and index.
+//! - `backends`: each firewall backend driven through the library inside a namespace.
+//! - `bans`, `bans_restart`: bans on the real firewall (nftables, iptables, ipset) in
+//!   network namespaces: blocking, expiry, removal by CIDR, refusals, foreign rules left
+//!   alone, `kill -9` and the reconciler, `import-iptables` (needs root; `site`);
+//!   `bans_cli`: argument validation, damaged store, missing tools.
 //! - `bad_input`: every kind of bad input gets a clear one-line error, never a panic.
 //! - `config_files`: every file in `config/` is valid.
 //! - `enrichment`: GeoIP/ASN lookups by one stage reach the stages after it.
@@ -24,8 +29,12 @@
 mod common;
 
 mod analyze;
+mod backends;
 mod bad_input;
 mod ban_rules;
+mod bans;
+mod bans_cli;
+mod bans_restart;
 mod cidr_filter;
 mod config_files;
 mod demo;
@@ -36,4 +45,5 @@ mod parser_corpus;
 mod plugin_faults;
 mod plugin_runtime;
 mod scan_detect;
+mod site;
 mod system;

@@ -16,11 +16,13 @@
 //! dir = "/var/lib/portcullis"
 //! ```
 
-use crate::action::GuardConfig;
+mod actions;
+
+pub use actions::{ActionsConfig, BackendKind};
+
 use crate::geo::GeoPaths;
 use crate::pipeline::OnError;
 use crate::plugin::{PluginError, PluginSource, StageLimits};
-use portcullis_abi::net::IpNet;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -75,7 +77,7 @@ struct RawConfig {
     #[serde(default)]
     pipeline: Vec<RawStage>,
     #[serde(default)]
-    actions: RawActions,
+    actions: actions::RawActions,
     #[serde(default)]
     state: RawState,
     #[serde(default)]
@@ -125,41 +127,10 @@ struct RawStage {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawActions {
-    #[serde(default)]
-    backend: BackendKind,
-    #[serde(default)]
-    allowlist: Vec<String>,
-    min_prefix_v4: Option<u8>,
-    min_prefix_v6: Option<u8>,
-    max_active: Option<usize>,
-    max_new_per_minute: Option<usize>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawState {
     dir: Option<PathBuf>,
     #[serde(default, deserialize_with = "crate::duration::deserialize_opt")]
     snapshot_interval: Option<Duration>,
-}
-
-/// The firewall backend actions go to.
-#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-pub enum BackendKind {
-    /// Print each decision as a JSON line; touch nothing.
-    #[default]
-    #[serde(rename = "dry-run")]
-    DryRun,
-}
-
-impl BackendKind {
-    /// The name used in config files.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::DryRun => "dry-run",
-        }
-    }
 }
 
 /// Where log lines are read from.
@@ -195,8 +166,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// Stages, in order.
     pub stages: Vec<StageConfig>,
-    /// Where actions go.
-    pub backend: BackendKind,
+    /// Where actions go, and what they never touch.
+    pub actions: ActionsConfig,
     /// Where state is kept.
     pub state_dir: PathBuf,
     /// How often stages' state is snapshotted while running.
@@ -205,8 +176,6 @@ pub struct Config {
     pub geoip: GeoPaths,
     /// Seconds east of UTC of log stamps that carry no zone.
     pub utc_offset_secs: i32,
-    /// What the action engine refuses.
-    pub guard: GuardConfig,
 }
 
 impl Config {
@@ -218,6 +187,11 @@ impl Config {
     /// Where precompiled plugins are cached.
     pub fn cache_dir(&self) -> PathBuf {
         self.state_dir.join("cache")
+    }
+
+    /// The store of bans.
+    pub fn store_path(&self) -> PathBuf {
+        self.state_dir.join(crate::action::store::FILE_NAME)
     }
 
     /// Where stage state is saved between runs.
@@ -233,12 +207,14 @@ impl Config {
             path: PathBuf::new(),
             sources: Vec::new(),
             stages: Vec::new(),
-            backend: BackendKind::DryRun,
+            actions: ActionsConfig {
+                backend: BackendKind::DryRun,
+                ..ActionsConfig::default()
+            },
             state_dir: PathBuf::from("/var/lib/portcullis"),
             snapshot_interval: Duration::from_secs(10),
             geoip: GeoPaths::default(),
             utc_offset_secs: 0,
-            guard: GuardConfig::default(),
         }
     }
 
@@ -387,7 +363,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         sources,
         stages,
-        backend: raw.actions.backend,
+        actions: actions::validate(&raw.actions, &key_err)?,
         state_dir: raw
             .state
             .dir
@@ -403,48 +379,10 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             asn: raw.geoip.asn.map(|p| base.join(p)),
             mmap: raw.geoip.mmap,
         },
-        guard: guard_config(&raw.actions, &key_err)?,
         utc_offset_secs: match raw.parser.utc_offset {
             Some(text) => crate::utc_offset::parse(&text)
                 .map_err(|m| key_err("parser.utc_offset".into(), m))?,
             None => 0,
         },
     })
-}
-
-fn guard_config(
-    raw: &RawActions,
-    key_err: &impl Fn(String, String) -> ConfigError,
-) -> Result<GuardConfig, ConfigError> {
-    let mut guard = GuardConfig::default();
-    for (i, entry) in raw.allowlist.iter().enumerate() {
-        let net = IpNet::parse(entry)
-            .map_err(|e| key_err(format!("actions.allowlist[{i}]"), format!("{entry:?}: {e}")))?;
-        guard.allowlist.push(net);
-    }
-    if let Some(p) = raw.min_prefix_v4 {
-        if p > 32 {
-            return Err(key_err(
-                "actions.min_prefix_v4".into(),
-                "must be 0 to 32".into(),
-            ));
-        }
-        guard.min_prefix_v4 = p;
-    }
-    if let Some(p) = raw.min_prefix_v6 {
-        if p > 128 {
-            return Err(key_err(
-                "actions.min_prefix_v6".into(),
-                "must be 0 to 128".into(),
-            ));
-        }
-        guard.min_prefix_v6 = p;
-    }
-    if let Some(m) = raw.max_active {
-        guard.max_active = m;
-    }
-    if let Some(m) = raw.max_new_per_minute {
-        guard.max_new_per_minute = m;
-    }
-    Ok(guard)
 }

@@ -26,3 +26,29 @@ pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duratio
 pub fn secs(text: &str) -> Result<u64, String> {
     parse_secs(text).map_err(|e| e.to_string())
 }
+
+/// Seconds as a short human duration: `45s`, `12m 5s`, `3h 20m`, `6d 4h`.
+pub fn format_secs(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) => format!("{m}m {sec}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_short_durations() {
+        assert_eq!(format_secs(-3), "0s");
+        assert_eq!(format_secs(45), "45s");
+        assert_eq!(format_secs(725), "12m 5s");
+        assert_eq!(format_secs(12_000), "3h 20m");
+        assert_eq!(format_secs(6 * 86_400 + 4 * 3600 + 59), "6d 4h");
+    }
+}

@@ -1,7 +1,7 @@
 //! Drives a finite input through the whole chain: lines → parser → batches → stages →
 //! action engine. This is `portcullis run --once`; the daemon will reuse the same pieces.
 
-use crate::action::{ActionEngine, ActionError, Backend};
+use crate::action::{ActionEngine, ActionError};
 use crate::clock::Clock;
 use crate::config::{Config, Source};
 use crate::geo::{GeoError, GeoService};
@@ -152,14 +152,14 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Loads every stage of `config` into `runtime` and wires the chain to `backend`. With
+    /// Loads every stage of `config` into `runtime` and wires the chain to `engine`. With
     /// `keep_state`, each stage starts from the state a previous run saved (and
     /// [`Runner::finish`] saves it again).
     pub fn build(
         config: &Config,
         runtime: &Runtime,
         services: HostServices,
-        backend: Box<dyn Backend>,
+        engine: ActionEngine,
         keep_state: bool,
     ) -> Result<Self, RunError> {
         let state = keep_state.then(|| StateDir::new(config.plugin_state_dir()));
@@ -215,7 +215,7 @@ impl Runner {
                 utc_offset_secs: config.utc_offset_secs,
             }),
             pipeline,
-            engine: ActionEngine::new(backend, services.clock.clone(), config.guard.clone()),
+            engine,
             batch: EncodedBatch::with_capacity(BATCH_EVENTS),
             services,
             state,
@@ -245,6 +245,11 @@ impl Runner {
     /// The action engine (for its counters).
     pub fn engine(&self) -> &ActionEngine {
         &self.engine
+    }
+
+    /// The action engine, to act on.
+    pub fn engine_mut(&mut self) -> &mut ActionEngine {
+        &mut self.engine
     }
 
     /// Reads one source to its end.
@@ -329,6 +334,8 @@ impl Runner {
             lines.clear();
         }
         self.engine.submit(decisions)?;
+        self.engine.maintain()?;
+        self.engine.serve_requests()?;
         Ok(())
     }
 
@@ -338,6 +345,7 @@ impl Runner {
         self.flush()?;
         let decisions = self.pipeline.tick(self.services.clock.now_ms());
         self.engine.submit(decisions)?;
+        self.engine.serve_requests()?;
         if let Some(state) = &self.state {
             let names: HashMap<String, String> = self
                 .pipeline

@@ -2,6 +2,8 @@
 //! is told the time and the number of active bans.
 //!
 //! - a target overlapping an allowlisted network (either contains the other);
+//! - a target containing one of the host's own addresses (read at start-up; see
+//!   [`super::own_addresses`]), so Portcullis never locks the host out of itself;
 //! - a network broader than the smallest prefix allowed (`/16` for IPv4 and `/48` for IPv6
 //!   by default), so a plugin cannot ban the Internet;
 //! - a new ban when as many bans as allowed are already active;
@@ -15,6 +17,8 @@ use std::collections::VecDeque;
 pub struct GuardConfig {
     /// Networks never banned.
     pub allowlist: Vec<IpNet>,
+    /// Whether to refuse bans covering the host's own addresses.
+    pub protect_own_addresses: bool,
     /// Smallest IPv4 prefix length a ban may have.
     pub min_prefix_v4: u8,
     /// Smallest IPv6 prefix length a ban may have.
@@ -29,6 +33,7 @@ impl Default for GuardConfig {
     fn default() -> Self {
         GuardConfig {
             allowlist: Vec::new(),
+            protect_own_addresses: true,
             min_prefix_v4: 16,
             min_prefix_v6: 48,
             max_active: 100_000,
@@ -47,6 +52,14 @@ pub enum Refusal {
         target: IpNet,
         /// The allowlist entry.
         allowed: IpNet,
+    },
+    /// The target covers one of the host's own addresses.
+    #[error("{target} covers {own}, an address of this host")]
+    OwnAddress {
+        /// The ban's target.
+        target: IpNet,
+        /// The host's address.
+        own: IpNet,
     },
     /// The target is broader than allowed.
     #[error("{target} is broader than /{min}, the smallest prefix allowed")]
@@ -74,14 +87,22 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Guard {
     config: GuardConfig,
+    own: Vec<IpNet>,
     recent: VecDeque<i64>,
 }
 
 impl Guard {
-    /// A guard with these limits.
-    pub fn new(config: GuardConfig) -> Self {
+    /// A guard with these limits, protecting `own` (the host's addresses) when the config
+    /// says so.
+    pub fn new(config: GuardConfig, own: Vec<IpNet>) -> Self {
+        let own = if config.protect_own_addresses {
+            own
+        } else {
+            Vec::new()
+        };
         Guard {
             config,
+            own,
             recent: VecDeque::new(),
         }
     }
@@ -105,6 +126,12 @@ impl Guard {
             return Err(Refusal::Allowlisted {
                 target: *target,
                 allowed: *allowed,
+            });
+        }
+        if let Some(own) = self.own.iter().find(|a| target.contains_net(a)) {
+            return Err(Refusal::OwnAddress {
+                target: *target,
+                own: *own,
             });
         }
         let min = if target.is_ipv4() {
@@ -149,10 +176,32 @@ mod tests {
 
     #[test]
     fn refuses_allowlisted_and_too_broad_targets() {
-        let mut g = Guard::new(GuardConfig {
-            allowlist: vec![net("192.0.2.0/24"), net("2001:db8::/64")],
-            ..GuardConfig::default()
-        });
+        let mut g = Guard::new(
+            GuardConfig {
+                allowlist: vec![net("192.0.2.0/24"), net("2001:db8::/64")],
+                ..GuardConfig::default()
+            },
+            vec![net("203.0.113.1"), net("2001:db8:9::1")],
+        );
+        assert_eq!(
+            g.check(&net("203.0.113.0/24"), 0, 0, true),
+            Err(Refusal::OwnAddress {
+                target: net("203.0.113.0/24"),
+                own: net("203.0.113.1")
+            })
+        );
+        assert!(matches!(
+            g.check(&net("2001:db8:9::1"), 0, 0, true),
+            Err(Refusal::OwnAddress { .. })
+        ));
+        let mut off = Guard::new(
+            GuardConfig {
+                protect_own_addresses: false,
+                ..GuardConfig::default()
+            },
+            vec![net("203.0.113.1")],
+        );
+        assert_eq!(off.check(&net("203.0.113.1"), 0, 0, true), Ok(()));
         assert!(matches!(
             g.check(&net("192.0.2.7"), 0, 0, true),
             Err(Refusal::Allowlisted { .. })
@@ -183,11 +232,14 @@ mod tests {
 
     #[test]
     fn limits_active_bans_and_new_bans_per_minute() {
-        let mut g = Guard::new(GuardConfig {
-            max_active: 10,
-            max_new_per_minute: 3,
-            ..GuardConfig::default()
-        });
+        let mut g = Guard::new(
+            GuardConfig {
+                max_active: 10,
+                max_new_per_minute: 3,
+                ..GuardConfig::default()
+            },
+            Vec::new(),
+        );
         assert_eq!(
             g.check(&net("203.0.113.1"), 0, 10, true),
             Err(Refusal::TooManyActive { max: 10 })

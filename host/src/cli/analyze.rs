@@ -1,7 +1,6 @@
 //! `portcullis analyze`: top keys with counts and shares, or enriched log lines.
 
 use anyhow::{Context, bail};
-use portcullis::action::DryRun;
 use portcullis::analyze::{By, Tally};
 use portcullis::clock::SystemClock;
 use portcullis::config::{Config, DEFAULT_PATH, Source};
@@ -81,7 +80,7 @@ pub fn run(explicit_config: Option<&Path>, args: &AnalyzeArgs) -> anyhow::Result
     let runtime = runtime_for(&config)?;
     let services = services_for(&config, Arc::new(SystemClock))?;
     let geo = services.geo.current();
-    let sink = Box::new(DryRun::new(std::io::sink()));
+    let sink = portcullis::action::open::dry_run(&config, services.clock.clone(), std::io::sink())?;
     let mut runner = Runner::build(&config, &runtime, services, sink, false)?;
 
     let stdout = std::io::stdout();

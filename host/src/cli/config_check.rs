@@ -21,7 +21,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let runtime = runtime_for(&config)?;
     let services = services_for(&config, Arc::new(SystemClock))?;
     let geo = services.geo.current().describe();
-    let sink = Box::new(portcullis::action::DryRun::new(std::io::sink()));
+    let sink = portcullis::action::open::dry_run(&config, services.clock.clone(), std::io::sink())?;
     Runner::build(&config, &runtime, services, sink, false)?;
     let chain: Vec<&str> = config.stages.iter().map(|s| s.name.as_str()).collect();
     println!(
@@ -34,7 +34,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         } else {
             chain.join(" -> ")
         },
-        config.backend.name(),
+        config.actions.backend.name(),
         config.state_dir.display(),
         if geo.is_empty() { "none" } else { &geo },
     );

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 pub mod analyze;
+pub mod bans;
 pub mod config_check;
 pub mod parse;
 pub mod plugin;
@@ -30,6 +31,9 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Run the configured sources through the plugin chain and apply the decisions.
     Run(run::RunArgs),
+    /// List, add and remove bans; their history; reconcile the firewall with the store.
+    #[command(subcommand)]
+    Bans(bans::BansCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -53,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Parse(args) => parse::run(&args),
         Command::Analyze(args) => analyze::run(explicit.as_deref(), &args),
         Command::Run(args) => run::run(&config, &args),
+        Command::Bans(cmd) => bans::run(&config, &cmd),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&config, &args),
         Command::Plugin(cmd) => plugin::run(&config, &cmd),
     }

@@ -1,8 +1,8 @@
 //! `portcullis run`: sources → parser → plugin chain → action engine.
 
 use anyhow::bail;
-use portcullis::action::DryRun;
-use portcullis::clock::SystemClock;
+use portcullis::action::open;
+use portcullis::clock::{Clock, SystemClock};
 use portcullis::config::{BackendKind, Config};
 use portcullis::runner::{Runner, runtime_for, services_for};
 use std::path::Path;
@@ -33,12 +33,29 @@ pub fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
             config.path.display()
         );
     }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let runtime = runtime_for(&config)?;
-    let services = services_for(&config, Arc::new(SystemClock))?;
-    let backend = match config.backend {
-        BackendKind::DryRun => Box::new(DryRun::new(std::io::stdout())),
+    let services = services_for(&config, clock.clone())?;
+    // A live engine holds the lock for the whole run; it lives inside the runner.
+    let (engine, _lock) = match config.actions.backend {
+        BackendKind::DryRun => (open::dry_run(&config, clock, std::io::stdout())?, None),
+        _ => {
+            let live = open::live(&config, clock)?;
+            let r = live.reconciled;
+            if r.restored + r.removed + r.corrected > 0 {
+                eprintln!(
+                    "reconciled {}: {} restored, {} removed, {} corrected",
+                    live.engine.backend_name(),
+                    r.restored,
+                    r.removed,
+                    r.corrected
+                );
+            }
+            let (engine, lock) = live.into_parts();
+            (engine, Some(lock))
+        }
     };
-    let mut runner = Runner::build(&config, &runtime, services, backend, args.keep_state)?;
+    let mut runner = Runner::build(&config, &runtime, services, engine, args.keep_state)?;
     for source in &config.sources {
         runner.run_source(source)?;
     }
@@ -46,8 +63,17 @@ pub fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let s = runner.stats();
     let a = runner.engine().stats();
     eprintln!(
-        "lines={} events={} skipped={} malformed={} bans={} merged={} unbans={} refused={}",
-        s.lines, s.events, s.skipped, s.malformed, a.banned, a.merged, a.unbanned, a.refused
+        "lines={} events={} skipped={} malformed={} bans={} extended={} merged={} unbans={} refused={} expired={}",
+        s.lines,
+        s.events,
+        s.skipped,
+        s.malformed,
+        a.banned,
+        a.extended,
+        a.merged,
+        a.unbanned,
+        a.refused,
+        a.expired
     );
     for (name, st) in runner.pipeline().stats() {
         if st.failures > 0 {

@@ -18,6 +18,18 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Unix seconds as `2026-11-25T11:35:55Z`.
+pub fn format_utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Inverse of [`days_from_civil`]: (year, month 1-12, day 1-31).
 pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -170,6 +182,12 @@ mod tests {
             reference_unix_secs: now,
             utc_offset_secs: 0,
         }
+    }
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(1_795_606_555), "2026-11-25T11:35:55Z");
     }
 
     #[test]

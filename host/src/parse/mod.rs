@@ -43,8 +43,8 @@ pub use event::{
     MacDecode, Packet, Proto, Record, Tcp, Udp,
 };
 
-pub use calendar::YearState;
 use calendar::YearTracker;
+pub use calendar::{YearState, format_utc};
 use envelope::Wrapped;
 
 /// How to read the times in wrappers.

@@ -107,6 +107,14 @@ impl IpNet {
         }
     }
 
+    /// The network's last address (all host bits set).
+    pub fn last(&self) -> IpAddr {
+        match self.addr {
+            IpAddr::V4(n) => IpAddr::V4(Ipv4Addr::from(u32::from(n) | !mask32(self.prefix))),
+            IpAddr::V6(n) => IpAddr::V6(Ipv6Addr::from(u128::from(n) | !mask128(self.prefix))),
+        }
+    }
+
     /// Whether `other` lies entirely inside this network.
     pub fn contains_net(&self, other: &IpNet) -> bool {
         other.prefix >= self.prefix && self.contains(other.addr)
@@ -198,6 +206,15 @@ mod tests {
         assert!(!n.contains("198.51.101.0".parse().unwrap()));
         assert!(!n.contains("::ffff:198.51.100.1".parse().unwrap()));
         assert!(n.contains_net(&IpNet::parse("198.51.100.128/25").unwrap()));
+        assert_eq!(n.last().to_string(), "198.51.100.255");
+        assert_eq!(
+            IpNet::parse("2001:db8::/112").unwrap().last().to_string(),
+            "2001:db8::ffff"
+        );
+        assert_eq!(
+            IpNet::parse("0.0.0.0/0").unwrap().last().to_string(),
+            "255.255.255.255"
+        );
         assert!(!n.contains_net(&IpNet::parse("198.51.0.0/16").unwrap()));
         let all = IpNet::parse("::/0").unwrap();
         assert!(all.contains("2001:db8::1".parse().unwrap()));
