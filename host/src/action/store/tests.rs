@@ -1,6 +1,7 @@
 //! Store tests on real SQLite files.
 
 use super::*;
+use crate::action::Action;
 
 fn net(s: &str) -> IpNet {
     IpNet::parse(s).unwrap()
