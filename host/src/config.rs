@@ -17,8 +17,12 @@
 //! ```
 
 mod actions;
+mod service;
+mod sources;
 
 pub use actions::{ActionsConfig, BackendKind};
+pub use service::ServiceConfig;
+pub use sources::{KMSG, Source, StartAt};
 
 use crate::geo::GeoPaths;
 use crate::pipeline::OnError;
@@ -73,7 +77,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    sources: Vec<RawSource>,
+    sources: Vec<sources::RawSource>,
     #[serde(default)]
     pipeline: Vec<RawStage>,
     #[serde(default)]
@@ -84,26 +88,16 @@ struct RawConfig {
     geoip: GeoPaths,
     #[serde(default)]
     parser: RawParser,
+    #[serde(default)]
+    run: service::RawRun,
+    #[serde(default)]
+    metrics: service::RawMetrics,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawParser {
     utc_offset: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSource {
-    kind: SourceKind,
-    path: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum SourceKind {
-    File,
-    Stdin,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,15 +127,6 @@ struct RawState {
     snapshot_interval: Option<Duration>,
 }
 
-/// Where log lines are read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A log file.
-    File(PathBuf),
-    /// Standard input.
-    Stdin,
-}
-
 /// One configured stage.
 #[derive(Debug, Clone)]
 pub struct StageConfig {
@@ -168,6 +153,8 @@ pub struct Config {
     pub stages: Vec<StageConfig>,
     /// Where actions go, and what they never touch.
     pub actions: ActionsConfig,
+    /// How a live run batches, queues and serves metrics.
+    pub service: ServiceConfig,
     /// Where state is kept.
     pub state_dir: PathBuf,
     /// How often stages' state is snapshotted while running.
@@ -211,6 +198,7 @@ impl Config {
                 backend: BackendKind::DryRun,
                 ..ActionsConfig::default()
             },
+            service: ServiceConfig::default(),
             state_dir: PathBuf::from("/var/lib/portcullis"),
             snapshot_interval: Duration::from_secs(10),
             geoip: GeoPaths::default(),
@@ -268,25 +256,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
         message,
     };
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut sources = Vec::new();
-    for (i, s) in raw.sources.into_iter().enumerate() {
-        sources.push(match (s.kind, s.path) {
-            (SourceKind::File, Some(p)) => Source::File(base.join(p)),
-            (SourceKind::File, None) => {
-                return Err(key_err(
-                    format!("sources[{i}].path"),
-                    "a file source needs a path".into(),
-                ));
-            }
-            (SourceKind::Stdin, None) => Source::Stdin,
-            (SourceKind::Stdin, Some(_)) => {
-                return Err(key_err(
-                    format!("sources[{i}].path"),
-                    "a stdin source takes no path".into(),
-                ));
-            }
-        });
-    }
+    let sources = sources::validate(raw.sources, &base, &key_err)?;
     let mut names = HashSet::new();
     let mut stages = Vec::new();
     for (i, s) in raw.pipeline.into_iter().enumerate() {
@@ -364,6 +334,7 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
         sources,
         stages,
         actions: actions::validate(&raw.actions, &key_err)?,
+        service: service::validate(&raw.run, &raw.metrics, &key_err)?,
         state_dir: raw
             .state
             .dir

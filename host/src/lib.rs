@@ -4,12 +4,13 @@
 //! The binary (`main.rs`) is a thin CLI over this library. The pieces, in the order an
 //! event meets them: [`source`] yields raw lines, [`parse`] turns them into typed events,
 //! [`pipeline`] batches them through the configured [`plugin`] stages, and [`action`]
-//! applies the resulting bans.
+//! applies the resulting bans; [`daemon`] runs it all as a live service.
 
 pub mod action;
 pub mod analyze;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod duration;
 pub mod geo;
 pub mod metrics;

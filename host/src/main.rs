@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    init_tracing();
+    init_tracing(args.log_format);
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
@@ -19,17 +19,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `PORTCULLIS_LOG` sets the filter (`warn` by default, e.g. `info`,
-/// `portcullis=debug`).
-fn init_tracing() {
+/// Logs go to stderr, as text or one JSON object per line; `PORTCULLIS_LOG` sets the
+/// filter (`warn` by default, e.g. `info`, `portcullis=debug`).
+fn init_tracing(format: cli::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_target(false);
+    match format {
+        cli::LogFormat::Json => builder.json().init(),
+        cli::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 /// The error and its causes on one line. Typed errors already quote their cause in their

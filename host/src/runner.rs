@@ -6,14 +6,17 @@ use crate::clock::Clock;
 use crate::config::{Config, Source};
 use crate::geo::{GeoError, GeoService};
 use crate::metrics::PluginMetrics;
+use crate::parse::ParseError;
 use crate::parse::{ParseOptions, Parser};
 use crate::pipeline::Pipeline;
 use crate::pipeline::batch::EncodedBatch;
 use crate::plugin::{
     HostServices, LoadedPlugin, PluginError, PluginSource, Runtime, RuntimeOptions, StageInstance,
 };
-use crate::plugin_state::{StateDir, StateError};
+use crate::plugin_state::{SavedState, StateDir, StateError};
+use crate::source::kmsg::{Kmsg, KmsgStart};
 use crate::source::lines::LineReader;
+use crate::source::malformed::MalformedReport;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,8 +26,6 @@ use std::sync::Arc;
 pub const GEO_RELOAD_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 /// Events per batch handed to the stages.
 pub const BATCH_EVENTS: usize = 1024;
-/// Malformed lines reported one by one per source before only counting them.
-const MALFORMED_REPORTED: u64 = 20;
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +107,17 @@ pub struct RunStats {
     pub malformed: u64,
 }
 
+/// What one line turned out to be.
+#[derive(Debug)]
+pub enum LineKind {
+    /// A firewall event, now in the pending batch.
+    Event,
+    /// Not a firewall record.
+    Skipped,
+    /// A damaged firewall record.
+    Malformed(ParseError),
+}
+
 /// The log lines of the batch being assembled, kept when an observer asks for them;
 /// an event's `tag` (see [`EncodedBatch::tags`]) finds its line.
 #[derive(Debug, Default)]
@@ -163,51 +175,15 @@ impl Runner {
         keep_state: bool,
     ) -> Result<Self, RunError> {
         let state = keep_state.then(|| StateDir::new(config.plugin_state_dir()));
-        let mut loaded: HashMap<PluginSource, LoadedPlugin> = HashMap::new();
-        let interval = i64::try_from(config.snapshot_interval.as_millis()).unwrap_or(i64::MAX);
-        let mut pipeline = Pipeline::new(interval);
-        for stage in &config.stages {
-            let err = |source| RunError::Stage {
-                stage: stage.name.clone(),
-                source,
-            };
-            let plugin = match loaded.get(&stage.plugin) {
-                Some(p) => p.clone(),
-                None => {
-                    let p = runtime.load(&stage.plugin).map_err(err)?;
-                    loaded.insert(stage.plugin.clone(), p.clone());
-                    p
-                }
-            };
-            let mut instance = StageInstance::new(
-                runtime,
-                &plugin,
-                &stage.name,
-                stage.config_json.clone(),
-                stage.limits,
-                services.clone(),
-            )
-            .map_err(err)?;
-            if let Some(saved) = state
-                .as_ref()
-                .map(|s| s.load(&stage.name))
-                .transpose()?
-                .flatten()
-            {
-                let name = &instance.description().name;
-                if saved.plugin == *name {
-                    instance.restore(saved.bytes).map_err(err)?;
-                    tracing::info!(stage = %stage.name, "restored saved state");
-                } else {
-                    tracing::warn!(
-                        stage = %stage.name,
-                        "saved state was written by plugin {:?}, not {name:?}; starting afresh",
-                        saved.plugin
-                    );
+        let mut saved = HashMap::new();
+        if let Some(dir) = &state {
+            for stage in &config.stages {
+                if let Some(s) = dir.load(&stage.name)? {
+                    saved.insert(stage.name.clone(), s);
                 }
             }
-            pipeline.push(instance, stage.on_error);
         }
+        let pipeline = build_pipeline(config, runtime, &services, saved)?;
         let reference = services.clock.now_ms().div_euclid(1000);
         Ok(Runner {
             parser: Parser::new(ParseOptions {
@@ -232,6 +208,11 @@ impl Runner {
         self.lines = keep_lines.then(BatchLines::default);
     }
 
+    /// The clock the chain reads.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.services.clock.clone()
+    }
+
     /// Counts so far.
     pub fn stats(&self) -> RunStats {
         self.stats
@@ -252,24 +233,39 @@ impl Runner {
         &mut self.engine
     }
 
-    /// Reads one source to its end.
+    /// Reads one source to its end (a kmsg source: the records waiting in the buffer).
     pub fn run_source(&mut self, source: &Source) -> Result<(), RunError> {
+        let err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RunError::Source { path, source }
+        };
         match source {
-            Source::File(path) => {
-                let file = std::fs::File::open(path).map_err(|source| RunError::Source {
-                    path: path.clone(),
-                    source,
-                })?;
+            Source::File { path, .. } => {
+                let file = std::fs::File::open(path).map_err(err(path))?;
                 self.read_all(file, path)
             }
             Source::Stdin => self.read_all(std::io::stdin().lock(), Path::new("-")),
+            Source::Kmsg { path } => {
+                let mut kmsg = Kmsg::open(path, KmsgStart::Beginning).map_err(err(path))?;
+                let mut report = MalformedReport::new(path.display().to_string());
+                while let Some(record) = kmsg.next_record().map_err(err(path))? {
+                    if let LineKind::Malformed(e) = self.push_line(record.line) {
+                        report.note(None, &e);
+                    }
+                    if self.is_full() {
+                        self.flush()?;
+                    }
+                }
+                report.finish();
+                Ok(())
+            }
         }
     }
 
     fn read_all(&mut self, input: impl Read, path: &Path) -> Result<(), RunError> {
         let mut reader = LineReader::new(input);
         let mut lineno = 0u64;
-        let mut malformed_here = 0u64;
+        let mut report = MalformedReport::new(path.display().to_string());
         loop {
             let line = match reader.next_line() {
                 Ok(Some(line)) => line,
@@ -282,39 +278,49 @@ impl Runner {
                 }
             };
             lineno += 1;
-            self.stats.lines += 1;
-            match self.parser.parse(line) {
-                Ok(Some(ev)) => {
-                    self.stats.events += 1;
-                    self.batch.push(&ev);
-                    if let Some(lines) = &mut self.lines {
-                        lines.push(line);
-                    }
-                }
-                Ok(None) => self.stats.skipped += 1,
-                Err(e) => {
-                    self.stats.malformed += 1;
-                    malformed_here += 1;
-                    if malformed_here <= MALFORMED_REPORTED {
-                        tracing::warn!(
-                            "{}:{lineno}: malformed firewall record: {e}",
-                            path.display()
-                        );
-                    }
-                }
+            if let LineKind::Malformed(e) = self.push_line(line) {
+                report.note(Some(lineno), &e);
             }
-            if self.batch.len() >= BATCH_EVENTS {
+            if self.is_full() {
                 self.flush()?;
             }
         }
-        if malformed_here > MALFORMED_REPORTED {
-            tracing::warn!(
-                "{}: {} more malformed records not shown",
-                path.display(),
-                malformed_here - MALFORMED_REPORTED
-            );
-        }
+        report.finish();
         Ok(())
+    }
+
+    /// Parses one line into the pending batch and says what it was. The caller flushes
+    /// when [`Runner::is_full`].
+    pub fn push_line(&mut self, line: &[u8]) -> LineKind {
+        self.stats.lines += 1;
+        match self.parser.parse(line) {
+            Ok(Some(ev)) => {
+                self.stats.events += 1;
+                self.batch.push(&ev);
+                if let Some(lines) = &mut self.lines {
+                    lines.push(line);
+                }
+                LineKind::Event
+            }
+            Ok(None) => {
+                self.stats.skipped += 1;
+                LineKind::Skipped
+            }
+            Err(e) => {
+                self.stats.malformed += 1;
+                LineKind::Malformed(e)
+            }
+        }
+    }
+
+    /// Whether the pending batch is full.
+    pub fn is_full(&self) -> bool {
+        self.batch.len() >= BATCH_EVENTS
+    }
+
+    /// Events waiting in the pending batch.
+    pub fn pending(&self) -> usize {
+        self.batch.len()
     }
 
     /// Hands the pending batch to the stages and applies their decisions.
@@ -339,6 +345,75 @@ impl Runner {
         Ok(())
     }
 
+    /// Every stage's state as it is now, with the name of the plugin that wrote it.
+    fn snapshots(&mut self) -> HashMap<String, SavedState> {
+        let names: HashMap<String, String> = self
+            .pipeline
+            .stages_mut()
+            .map(|s| (s.name().to_string(), s.description().name.clone()))
+            .collect();
+        self.pipeline
+            .snapshot_all()
+            .into_iter()
+            .map(|(stage, bytes)| {
+                let plugin = names.get(&*stage).cloned().unwrap_or_default();
+                (stage.to_string(), SavedState { plugin, bytes })
+            })
+            .collect()
+    }
+
+    /// Saves every stage's state in the state folder, when keeping state.
+    pub fn save_state(&mut self) -> Result<(), RunError> {
+        if self.state.is_none() {
+            return Ok(());
+        }
+        let snapshots = self.snapshots();
+        if let Some(state) = &self.state {
+            for (stage, saved) in snapshots {
+                state.save(&stage, &saved.plugin, &saved.bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets the stages act on the passage of time and applies what they decide.
+    pub fn tick(&mut self) -> Result<(), RunError> {
+        let decisions = self.pipeline.tick(self.services.clock.now_ms());
+        self.engine.submit(decisions)?;
+        Ok(())
+    }
+
+    /// The periodic work of a long run: sweeps and reconciles when due, serves the
+    /// CLI's requests.
+    pub fn maintain(&mut self) -> Result<(), RunError> {
+        self.engine.maintain()?;
+        self.engine.serve_requests()?;
+        Ok(())
+    }
+
+    /// Rebuilds the stages from `config` (new plugins, new configs, new GeoIP databases
+    /// through `services`), each starting from the current state of the stage of the same
+    /// name when the same plugin wrote it; the guard takes `config`'s limits. On error the
+    /// running stages are kept.
+    pub fn reload(
+        &mut self,
+        config: &Config,
+        runtime: &Runtime,
+        services: HostServices,
+    ) -> Result<(), RunError> {
+        self.flush()?;
+        let saved = self.snapshots();
+        let pipeline = build_pipeline(config, runtime, &services, saved)?;
+        self.pipeline = pipeline;
+        self.services = services;
+        self.engine.set_guard(config.actions.guard.clone());
+        self.state = self
+            .state
+            .as_ref()
+            .map(|_| StateDir::new(config.plugin_state_dir()));
+        Ok(())
+    }
+
     /// Ends a finite run: flushes the last batch, lets stages act on the passage of time
     /// (`tick`), applies what they decide, and saves their state when keeping it.
     pub fn finish(&mut self) -> Result<(), RunError> {
@@ -346,20 +421,61 @@ impl Runner {
         let decisions = self.pipeline.tick(self.services.clock.now_ms());
         self.engine.submit(decisions)?;
         self.engine.serve_requests()?;
-        if let Some(state) = &self.state {
-            let names: HashMap<String, String> = self
-                .pipeline
-                .stages_mut()
-                .map(|s| (s.name().to_string(), s.description().name.clone()))
-                .collect();
-            for (stage, bytes) in self.pipeline.snapshot_all() {
-                let plugin = names.get(&*stage).map(String::as_str).unwrap_or_default();
-                state.save(&stage, plugin, &bytes)?;
-            }
-        }
+        self.save_state()?;
         for (stage, name, value) in self.services.metrics.snapshot() {
             tracing::info!("plugin metric {stage}.{name} = {value}");
         }
         Ok(())
     }
+}
+
+/// The stages of `config`, each started from its entry in `saved` when that was written
+/// by the same plugin.
+fn build_pipeline(
+    config: &Config,
+    runtime: &Runtime,
+    services: &HostServices,
+    mut saved: HashMap<String, SavedState>,
+) -> Result<Pipeline, RunError> {
+    let mut loaded: HashMap<PluginSource, LoadedPlugin> = HashMap::new();
+    let interval = i64::try_from(config.snapshot_interval.as_millis()).unwrap_or(i64::MAX);
+    let mut pipeline = Pipeline::new(interval);
+    for stage in &config.stages {
+        let err = |source| RunError::Stage {
+            stage: stage.name.clone(),
+            source,
+        };
+        let plugin = match loaded.get(&stage.plugin) {
+            Some(p) => p.clone(),
+            None => {
+                let p = runtime.load(&stage.plugin).map_err(err)?;
+                loaded.insert(stage.plugin.clone(), p.clone());
+                p
+            }
+        };
+        let mut instance = StageInstance::new(
+            runtime,
+            &plugin,
+            &stage.name,
+            stage.config_json.clone(),
+            stage.limits,
+            services.clone(),
+        )
+        .map_err(err)?;
+        if let Some(saved) = saved.remove(&stage.name) {
+            let name = &instance.description().name;
+            if saved.plugin == *name {
+                instance.restore(saved.bytes).map_err(err)?;
+                tracing::info!(stage = %stage.name, "restored saved state");
+            } else {
+                tracing::warn!(
+                    stage = %stage.name,
+                    "saved state was written by plugin {:?}, not {name:?}; starting afresh",
+                    saved.plugin
+                );
+            }
+        }
+        pipeline.push(instance, stage.on_error);
+    }
+    Ok(pipeline)
 }

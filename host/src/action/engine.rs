@@ -108,6 +108,11 @@ impl ActionEngine {
         })
     }
 
+    /// Replaces the guard's limits (a reload); the host's addresses are read again.
+    pub fn set_guard(&mut self, guard: GuardConfig) {
+        self.guard = Guard::new(guard, super::own_addresses::read());
+    }
+
     /// Makes [`ActionEngine::maintain`] reconcile every `secs` seconds (never by default).
     pub fn set_reconcile_interval(&mut self, secs: Option<i64>) {
         self.reconcile_every = secs.filter(|s| *s > 0);
@@ -256,11 +261,12 @@ impl ActionEngine {
             self.backend.max_timeout(),
         );
         if !ops.is_empty() {
-            tracing::info!(
+            tracing::warn!(
                 restored = report.restored,
                 removed = report.removed,
                 corrected = report.corrected,
-                "reconciled the firewall with the store"
+                "{}: the firewall disagreed with the store; repaired",
+                self.backend.name()
             );
             self.backend.apply(&ops, now)?;
         }

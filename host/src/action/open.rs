@@ -59,6 +59,21 @@ impl LiveEngine {
     }
 }
 
+/// The engine a run uses: a dry run printing to stdout, or a live engine holding the lock
+/// (keep the lock for as long as the engine is used).
+pub fn for_run(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(ActionEngine, Option<ApplyLock>), OpenError> {
+    Ok(match config.actions.backend {
+        BackendKind::DryRun => (dry_run(config, clock, std::io::stdout())?, None),
+        _ => {
+            let (engine, lock) = live(config, clock)?.into_parts();
+            (engine, Some(lock))
+        }
+    })
+}
+
 /// The firewall backend `config` names (never the dry run).
 pub fn backend_for(config: &Config) -> Box<dyn Backend> {
     let opts = config.actions.options.clone();

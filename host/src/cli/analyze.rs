@@ -69,7 +69,7 @@ pub fn run(explicit_config: Option<&Path>, args: &AnalyzeArgs) -> anyhow::Result
                 if f.as_os_str() == "-" {
                     Source::Stdin
                 } else {
-                    Source::File(f.clone())
+                    Source::whole_file(f.clone())
                 }
             })
             .collect()

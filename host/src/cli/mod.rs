@@ -18,8 +18,20 @@ pub struct Cli {
     /// Configuration file [default: /etc/portcullis/portcullis.toml].
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How logs are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for journald or a log shipper).
+    Json,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -29,7 +41,8 @@ pub enum Command {
     /// Count events by source, organisation, ASN, country, port, prefix or protocol, after
     /// the configured filter and enrichment stages; or print lines with their origin.
     Analyze(analyze::AnalyzeArgs),
-    /// Run the configured sources through the plugin chain and apply the decisions.
+    /// Follow the configured sources through the plugin chain and apply the decisions
+    /// (`--once`: read them to their end and exit).
     Run(run::RunArgs),
     /// List, add and remove bans; their history; reconcile the firewall with the store.
     #[command(subcommand)]
@@ -65,7 +78,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// 2 for a problem with what the operator gave (config, arguments), 1 for anything else.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) {
+    use portcullis::daemon::DaemonError;
+    if e.chain().any(|c| {
+        c.downcast_ref::<ConfigError>().is_some()
+            || matches!(
+                c.downcast_ref::<DaemonError>(),
+                Some(DaemonError::Config(_) | DaemonError::NoSources(_))
+            )
+    }) {
         return 2;
     }
     use portcullis::plugin::PluginError;

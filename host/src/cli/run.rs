@@ -1,9 +1,10 @@
-//! `portcullis run`: sources → parser → plugin chain → action engine.
+//! `portcullis run`: sources → parser → plugin chain → action engine; live (following the
+//! sources until a signal) or `--once` (each source to its end).
 
 use anyhow::bail;
 use portcullis::action::open;
 use portcullis::clock::{Clock, SystemClock};
-use portcullis::config::{BackendKind, Config};
+use portcullis::config::Config;
 use portcullis::runner::{Runner, runtime_for, services_for};
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Read every source to its end, apply the decisions, and exit.
+    /// Read every source to its end, apply the decisions, and exit (without it: follow the
+    /// sources until SIGTERM; SIGHUP reloads).
     #[arg(long)]
     pub once: bool,
     /// Start each stage from the state a previous run saved in the state folder, and save
@@ -22,9 +24,11 @@ pub struct RunArgs {
 
 pub fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if !args.once {
-        bail!(
-            "following sources live is not available yet; use `portcullis run --once` to process them to their end"
-        );
+        if args.keep_state {
+            bail!("--keep-state is for --once; a live run always keeps stage state");
+        }
+        portcullis::daemon::run(config_path)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let config = Config::load(config_path)?;
     if config.sources.is_empty() {
@@ -37,24 +41,7 @@ pub fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = runtime_for(&config)?;
     let services = services_for(&config, clock.clone())?;
     // A live engine holds the lock for the whole run; it lives inside the runner.
-    let (engine, _lock) = match config.actions.backend {
-        BackendKind::DryRun => (open::dry_run(&config, clock, std::io::stdout())?, None),
-        _ => {
-            let live = open::live(&config, clock)?;
-            let r = live.reconciled;
-            if r.restored + r.removed + r.corrected > 0 {
-                eprintln!(
-                    "reconciled {}: {} restored, {} removed, {} corrected",
-                    live.engine.backend_name(),
-                    r.restored,
-                    r.removed,
-                    r.corrected
-                );
-            }
-            let (engine, lock) = live.into_parts();
-            (engine, Some(lock))
-        }
-    };
+    let (engine, _lock) = open::for_run(&config, clock)?;
     let mut runner = Runner::build(&config, &runtime, services, engine, args.keep_state)?;
     for source in &config.sources {
         runner.run_source(source)?;

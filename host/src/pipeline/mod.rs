@@ -36,6 +36,10 @@ pub struct StageStats {
     pub failures: u64,
     /// Actions the stage asked for.
     pub actions: u64,
+    /// Calls made (`process`).
+    pub calls: u64,
+    /// Time spent in those calls, in nanoseconds.
+    pub nanos: u64,
 }
 
 struct Slot {
@@ -111,7 +115,11 @@ impl Pipeline {
                 }
                 continue;
             }
-            match slot.stage.process(batch) {
+            let started = std::time::Instant::now();
+            let result = slot.stage.process(batch);
+            slot.stats.calls += 1;
+            slot.stats.nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            match result {
                 Ok(out) => {
                     // Notes use the indexes the stage saw: apply them before dropping.
                     batch.annotate(out.annotations);
