@@ -54,3 +54,33 @@ fn an_environment_override_is_validated_like_the_file() {
     );
     assert_clear_error(&out, 2, &["backned"]);
 }
+
+/// The systemd unit passes `systemd-analyze verify` without a warning, with its binary
+/// path pointed at the binary under test.
+#[test]
+fn the_systemd_unit_verifies() {
+    let analyze = std::path::Path::new("/usr/bin/systemd-analyze");
+    if !analyze.exists() {
+        eprintln!("SKIPPED: /usr/bin/systemd-analyze is missing (Debian package systemd)");
+        return;
+    }
+    let unit = std::fs::read_to_string(root().join("config/portcullis.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/portcullis "),
+        "{unit}"
+    );
+    let unit = unit.replace(
+        "/usr/local/bin/portcullis",
+        env!("CARGO_BIN_EXE_portcullis"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portcullis.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = std::process::Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}

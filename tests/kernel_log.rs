@@ -17,7 +17,7 @@ use portcullis::parse::{
 };
 use portcullis_abi::tcp_flags::{ACK, FIN, RST, SYN};
 
-use crate::system::{Netns, Side, Sysctl, require_root, require_tools, unique_id};
+use crate::system::{Netns, Side, log_all_netns, require_root, require_tools, unique_id};
 
 /// `O_NONBLOCK` on Linux (x86, arm, riscv): `/dev/kmsg` then answers EAGAIN at the end.
 const O_NONBLOCK: i32 = 0o4000;
@@ -187,7 +187,7 @@ fn kernel_log_lines_parse_field_by_field() {
         ("ping", "iputils-ping"),
         ("nc", "netcat-openbsd"),
     ]);
-    let _log_in_netns = Sysctl::set("net.netfilter.nf_log_all_netns", "1");
+    let _log_in_netns = log_all_netns();
     let mut kmsg = Kmsg::open_at_end();
     let net = Netns::pair(1280);
     let (a, b) = (&net.a, &net.b);

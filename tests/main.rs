@@ -1,12 +1,17 @@
 //! Integration tests. Each module runs the real `portcullis` binary with the real
 //! standard plugins (the `.wasm` components built from `plugins/` and embedded in it).
 //!
+//! - `daemon_files`: the live run's file and stdin sources: rotation, truncation, restarts
+//!   after SIGTERM and `kill -9`, bursts, patterns, reloads, shutdown and metrics.
+//! - `daemon_sources`: the live run's syslog (UDP, unix socket) and journald sources.
 //! - `demo`: the bundled demo end to end: who is banned, who is not, and why.
 //! - `ban_rules`: threshold-ban's share, escalation and network rules, and the counter's
 //!   report, on the demo log and synthetic ones.
 //! - `analyze`: tallies by key after the configured stages, and enriched lines.
 //! - `cidr_filter`: prefix, port, protocol and network rules drop events before a later
 //!   ban stage; `keep_*` exceptions; a bad rule is refused naming its key and index.
+//! - `attack`: a real attack end to end: LOG lines from /dev/kmsg, the threshold crossed,
+//!   the attacker's next connection refused, the ban kept across a restart, lifted at expiry.
 //! - `backends`: each firewall backend driven through the library inside a namespace.
 //! - `bans`, `bans_restart`: bans on the real firewall (nftables, iptables, ipset) in
 //!   network namespaces: blocking, expiry, removal by CIDR, refusals, foreign rules left
@@ -29,6 +34,7 @@
 mod common;
 
 mod analyze;
+mod attack;
 mod backends;
 mod bad_input;
 mod ban_rules;
@@ -37,10 +43,13 @@ mod bans_cli;
 mod bans_restart;
 mod cidr_filter;
 mod config_files;
+mod daemon_files;
+mod daemon_sources;
 mod demo;
 mod enrichment;
 mod guard;
 mod kernel_log;
+mod live;
 mod parser_corpus;
 mod plugin_faults;
 mod plugin_runtime;

@@ -275,3 +275,23 @@ impl Drop for Sysctl {
         let _ = std::fs::write(&self.path, &self.old);
     }
 }
+
+/// Tests that need the kernel to log from every namespace hold this while they run, so one
+/// restoring `nf_log_all_netns` cannot switch it off under another.
+static LOG_ALL_NETNS: Mutex<()> = Mutex::new(());
+
+/// `net.netfilter.nf_log_all_netns = 1` for as long as the guard lives (the old value is
+/// restored after), one test at a time.
+pub struct LogAllNetns {
+    _sysctl: Sysctl,
+    _lock: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Takes [`LogAllNetns`].
+pub fn log_all_netns() -> LogAllNetns {
+    let lock = LOG_ALL_NETNS.lock().unwrap_or_else(|e| e.into_inner());
+    LogAllNetns {
+        _sysctl: Sysctl::set("net.netfilter.nf_log_all_netns", "1"),
+        _lock: lock,
+    }
+}

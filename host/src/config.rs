@@ -22,7 +22,7 @@ mod sources;
 
 pub use actions::{ActionsConfig, BackendKind};
 pub use service::ServiceConfig;
-pub use sources::{KMSG, Source, StartAt};
+pub use sources::{KMSG, Listen, Source, StartAt};
 
 use crate::geo::GeoPaths;
 use crate::pipeline::OnError;
@@ -255,7 +255,15 @@ fn validate(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
         key,
         message,
     };
-    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    // Absolute, so that a path names the same file (and the same saved position) however
+    // the config file itself was named on the command line.
+    let base = path.parent().unwrap_or(Path::new("."));
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
     let sources = sources::validate(raw.sources, &base, &key_err)?;
     let mut names = HashSet::new();
     let mut stages = Vec::new();

@@ -9,6 +9,7 @@
 
 pub mod glob;
 pub mod input;
+pub mod listeners;
 pub mod metrics;
 pub mod sources;
 pub mod worker;

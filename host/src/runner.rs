@@ -1,18 +1,16 @@
-//! Drives a finite input through the whole chain: lines → parser → batches → stages →
-//! action engine. This is `portcullis run --once`; the daemon will reuse the same pieces.
+//! Drives log lines through the whole chain: lines → parser → batches → stages →
+//! action engine. `portcullis run --once` drives it over finite sources; the live service
+//! (`crate::daemon`) feeds it line by line from its worker.
 
 use crate::action::{ActionEngine, ActionError};
 use crate::clock::Clock;
 use crate::config::{Config, Source};
-use crate::geo::{GeoError, GeoService};
-use crate::metrics::PluginMetrics;
+use crate::geo::GeoError;
 use crate::parse::ParseError;
 use crate::parse::{ParseOptions, Parser};
 use crate::pipeline::Pipeline;
 use crate::pipeline::batch::EncodedBatch;
-use crate::plugin::{
-    HostServices, LoadedPlugin, PluginError, PluginSource, Runtime, RuntimeOptions, StageInstance,
-};
+use crate::plugin::{HostServices, PluginError, Runtime};
 use crate::plugin_state::{SavedState, StateDir, StateError};
 use crate::source::kmsg::{Kmsg, KmsgStart};
 use crate::source::lines::LineReader;
@@ -26,6 +24,11 @@ use std::sync::Arc;
 pub const GEO_RELOAD_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 /// Events per batch handed to the stages.
 pub const BATCH_EVENTS: usize = 1024;
+
+mod assemble;
+
+use assemble::build_pipeline;
+pub use assemble::{runtime_for, services_for};
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,9 @@ pub enum RunError {
     /// The plugin engine could not be created.
     #[error(transparent)]
     Engine(PluginError),
+    /// A source that never ends was given to a finite run.
+    #[error("source {0} has no end: follow it with `portcullis run` (without --once)")]
+    Endless(String),
 }
 
 /// `source`'s message, preceded by the stage's name unless it already starts with it.
@@ -69,29 +75,6 @@ fn name_stage(stage: &str, source: &PluginError) -> String {
     } else {
         format!("{named}: {message}")
     }
-}
-
-/// The engine for `config`: fuel metering when a stage has a fuel budget, precompiled
-/// plugins cached in the state folder.
-pub fn runtime_for(config: &Config) -> Result<Runtime, RunError> {
-    Runtime::new(RuntimeOptions {
-        fuel: config.uses_fuel(),
-        cache_dir: Some(config.cache_dir()),
-    })
-    .map_err(RunError::Engine)
-}
-
-/// What the stages' imports reach, for `config`: opens the GeoIP/ASN databases.
-pub fn services_for(config: &Config, clock: Arc<dyn Clock>) -> Result<HostServices, RunError> {
-    let geo = GeoService::open(&config.geoip)?;
-    if !geo.current().is_empty() {
-        tracing::info!("geoip: {}", geo.current().describe());
-    }
-    Ok(HostServices {
-        clock,
-        geo: Arc::new(geo),
-        metrics: Arc::new(PluginMetrics::default()),
-    })
 }
 
 /// Counts over a run.
@@ -259,6 +242,17 @@ impl Runner {
                 report.finish();
                 Ok(())
             }
+            Source::Journald => {
+                let out = crate::action::backend::Command::new(&[], "journalctl")
+                    .args(["-k", "-o", "json", "--no-pager"])
+                    .run()
+                    .map_err(|e| RunError::Source {
+                        path: "journald".into(),
+                        source: std::io::Error::other(e.to_string()),
+                    })?;
+                self.read_all(out.as_bytes(), Path::new("journald"))
+            }
+            Source::Syslog { listen } => Err(RunError::Endless(format!("syslog:{listen}"))),
         }
     }
 
@@ -403,7 +397,8 @@ impl Runner {
     ) -> Result<(), RunError> {
         self.flush()?;
         let saved = self.snapshots();
-        let pipeline = build_pipeline(config, runtime, &services, saved)?;
+        let mut pipeline = build_pipeline(config, runtime, &services, saved)?;
+        pipeline.carry_stats_from(&self.pipeline);
         self.pipeline = pipeline;
         self.services = services;
         self.engine.set_guard(config.actions.guard.clone());
@@ -427,55 +422,4 @@ impl Runner {
         }
         Ok(())
     }
-}
-
-/// The stages of `config`, each started from its entry in `saved` when that was written
-/// by the same plugin.
-fn build_pipeline(
-    config: &Config,
-    runtime: &Runtime,
-    services: &HostServices,
-    mut saved: HashMap<String, SavedState>,
-) -> Result<Pipeline, RunError> {
-    let mut loaded: HashMap<PluginSource, LoadedPlugin> = HashMap::new();
-    let interval = i64::try_from(config.snapshot_interval.as_millis()).unwrap_or(i64::MAX);
-    let mut pipeline = Pipeline::new(interval);
-    for stage in &config.stages {
-        let err = |source| RunError::Stage {
-            stage: stage.name.clone(),
-            source,
-        };
-        let plugin = match loaded.get(&stage.plugin) {
-            Some(p) => p.clone(),
-            None => {
-                let p = runtime.load(&stage.plugin).map_err(err)?;
-                loaded.insert(stage.plugin.clone(), p.clone());
-                p
-            }
-        };
-        let mut instance = StageInstance::new(
-            runtime,
-            &plugin,
-            &stage.name,
-            stage.config_json.clone(),
-            stage.limits,
-            services.clone(),
-        )
-        .map_err(err)?;
-        if let Some(saved) = saved.remove(&stage.name) {
-            let name = &instance.description().name;
-            if saved.plugin == *name {
-                instance.restore(saved.bytes).map_err(err)?;
-                tracing::info!(stage = %stage.name, "restored saved state");
-            } else {
-                tracing::warn!(
-                    stage = %stage.name,
-                    "saved state was written by plugin {:?}, not {name:?}; starting afresh",
-                    saved.plugin
-                );
-            }
-        }
-        pipeline.push(instance, stage.on_error);
-    }
-    Ok(pipeline)
 }

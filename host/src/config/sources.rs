@@ -10,6 +10,7 @@ pub(super) struct RawSource {
     kind: SourceKind,
     path: Option<PathBuf>,
     start_at: Option<StartAt>,
+    listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,8 @@ enum SourceKind {
     File,
     Stdin,
     Kmsg,
+    Syslog,
+    Journald,
 }
 
 /// Where a followed file is first read from, when no position was saved for it.
@@ -49,6 +52,31 @@ pub enum Source {
         /// The device.
         path: PathBuf,
     },
+    /// Syslog messages sent to a socket (RFC 3164 or RFC 5424), one per datagram.
+    Syslog {
+        /// Where to listen.
+        listen: Listen,
+    },
+    /// The systemd journal's kernel messages, through `journalctl`.
+    Journald,
+}
+
+/// A datagram socket to listen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// `udp:ADDRESS:PORT`.
+    Udp(std::net::SocketAddr),
+    /// `unix:PATH`.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Udp(a) => write!(f, "udp:{a}"),
+            Listen::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
 }
 
 impl Source {
@@ -58,6 +86,8 @@ impl Source {
             Source::File { path, .. } => format!("file:{}", path.display()),
             Source::Stdin => "stdin".into(),
             Source::Kmsg { .. } => "kmsg".into(),
+            Source::Syslog { listen } => format!("syslog:{listen}"),
+            Source::Journald => "journald".into(),
         }
     }
 
@@ -68,6 +98,14 @@ impl Source {
             start_at: StartAt::Beginning,
         }
     }
+}
+
+fn parse_listen(text: &str, base: &Path) -> Option<Listen> {
+    if let Some(addr) = text.strip_prefix("udp:") {
+        return addr.parse().ok().map(Listen::Udp);
+    }
+    let path = text.strip_prefix("unix:")?;
+    (!path.is_empty()).then(|| Listen::Unix(base.join(path)))
 }
 
 /// The default kernel log device.
@@ -84,6 +122,13 @@ pub(super) fn validate(
         if s.start_at.is_some() && s.kind != SourceKind::File {
             return refuse("start_at", "only file sources take start_at");
         }
+        if s.listen.is_some() && s.kind != SourceKind::Syslog {
+            return refuse("listen", "only syslog sources take listen");
+        }
+        let no_path = matches!(s.kind, SourceKind::Syslog | SourceKind::Journald);
+        if no_path && s.path.is_some() {
+            return refuse("path", "this kind of source takes no path");
+        }
         sources.push(match (s.kind, s.path) {
             (SourceKind::File, Some(p)) => Source::File {
                 path: base.join(p),
@@ -95,6 +140,24 @@ pub(super) fn validate(
             (SourceKind::Kmsg, p) => Source::Kmsg {
                 path: p.unwrap_or_else(|| PathBuf::from(KMSG)),
             },
+            (SourceKind::Journald, _) => Source::Journald,
+            (SourceKind::Syslog, _) => {
+                let Some(text) = s.listen else {
+                    return refuse(
+                        "listen",
+                        "a syslog source needs listen = \"udp:127.0.0.1:5514\" or \"unix:/run/portcullis/syslog.sock\"",
+                    );
+                };
+                match parse_listen(&text, base) {
+                    Some(listen) => Source::Syslog { listen },
+                    None => {
+                        return refuse(
+                            "listen",
+                            &format!("{text:?}: expected \"udp:ADDRESS:PORT\" or \"unix:PATH\""),
+                        );
+                    }
+                }
+            }
         });
     }
     Ok(sources)

@@ -23,8 +23,15 @@ pub enum Origin {
         /// Each line's sequence number.
         seqs: Vec<u64>,
     },
-    /// Standard input: no position.
-    Stdin,
+    /// The systemd journal: one cursor per line.
+    Journal {
+        /// `journald`.
+        key: String,
+        /// Each line's `__CURSOR`.
+        cursors: Vec<String>,
+    },
+    /// Standard input or a socket: no position.
+    Unpositioned,
 }
 
 /// Complete lines from one source.

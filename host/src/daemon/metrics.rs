@@ -244,12 +244,17 @@ pub async fn serve(listener: tokio::net::TcpListener, board: std::sync::Arc<Boar
         };
         let board = board.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let request = String::from_utf8_lossy(&buf[..n]);
+            // The request may come in pieces: read up to the blank line ending its head.
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+                match tokio::time::timeout_at(deadline, conn.read(&mut chunk)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                    Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&buf);
             let path = request.split_whitespace().nth(1).unwrap_or("");
             let (status, body) =
                 if request.starts_with("GET ") && (path == "/metrics" || path == "/") {

@@ -1,7 +1,7 @@
 //! One task per configured source, each reading on a blocking thread of the runtime and
 //! sending complete lines to the worker through the bounded channel: when the worker falls
 //! behind, `send` waits (backpressure), so nothing is dropped. Files are polled (every
-//! 10 ms when idle, at once while they grow) and checked for rotation; the kernel log is
+//! 5 ms when idle, at once while they grow) and checked for rotation; the kernel log is
 //! read non-blocking; stdin ends the run at its end.
 
 use super::glob;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::Sender;
 
 /// Sleep between polls of an idle file or kernel log.
-const IDLE: Duration = Duration::from_millis(10);
+const IDLE: Duration = Duration::from_millis(5);
 /// How often a pattern is expanded again to find new files.
 const RESCAN: Duration = Duration::from_secs(1);
 /// Most kernel records per message to the worker.
@@ -39,6 +39,14 @@ pub enum SourceError {
     /// A saved position could not be read.
     #[error(transparent)]
     Cursor(#[from] crate::source::cursors::CursorError),
+    /// A syslog socket could not be opened.
+    #[error("source syslog {listen}: {source}")]
+    Bind {
+        /// Where.
+        listen: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
 }
 
 /// What the sources share with the daemon: the stop flag and each source's lag in bytes.
@@ -100,6 +108,13 @@ pub fn spawn(
                 tokio::task::spawn_blocking(move || read_kmsg(i, key, boot, kmsg, tx, state))
             }
             Source::Stdin => tokio::task::spawn_blocking(move || read_stdin(i, tx, state)),
+            Source::Syslog { listen } => super::listeners::spawn_syslog(i, listen, tx, state)?,
+            Source::Journald => {
+                let cursor = cursors
+                    .get("journald")?
+                    .and_then(|v| v["cursor"].as_str().map(String::from));
+                super::listeners::spawn_journald(i, cursor, tx, state)
+            }
         };
         tasks.push(task);
     }
@@ -255,7 +270,7 @@ fn read_stdin(source: usize, tx: Sender<Input>, state: Arc<SourceState>) {
         let input = Input {
             source,
             data,
-            origin: Origin::Stdin,
+            origin: Origin::Unpositioned,
         };
         if tx.blocking_send(input).is_err() {
             return;
@@ -266,7 +281,7 @@ fn read_stdin(source: usize, tx: Sender<Input>, state: Arc<SourceState>) {
         let _ = tx.blocking_send(Input {
             source,
             data: partial,
-            origin: Origin::Stdin,
+            origin: Origin::Unpositioned,
         });
     }
 }

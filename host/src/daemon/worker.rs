@@ -1,6 +1,7 @@
 //! The worker: one thread that owns the chain. It takes lines from the sources' channel,
-//! parses them into the pending batch, and closes the batch when it is full or when its
-//! first event has waited `batch_deadline`, so a single line is acted on promptly. After a
+//! parses them into the pending batch, and closes the batch when it is full, when nothing
+//! more is queued (so a single line is acted on at once), or, while lines keep coming,
+//! when its first event has waited `batch_deadline`. After a
 //! batch went through the stages and the action engine, the sources' positions are saved.
 //! Between batches it sweeps, reconciles, serves the CLI's requests, lets stages `tick`,
 //! saves stage state, and publishes metrics.
@@ -21,6 +22,8 @@ use tokio::sync::mpsc::{Receiver, UnboundedReceiver};
 
 /// How often the periodic work runs.
 const TICK: Duration = Duration::from_millis(200);
+/// At shutdown, how long the queue must stay empty before the worker stops taking from it.
+const DRAIN_GRACE: Duration = Duration::from_millis(50);
 /// How often stages are asked to `tick`.
 const STAGE_TICK: Duration = Duration::from_secs(1);
 
@@ -77,22 +80,7 @@ impl Worker {
         mut rx: Receiver<Input>,
         mut ctrl: UnboundedReceiver<Control>,
     ) -> Result<(), WorkerError> {
-        let now = Instant::now();
-        let mut l = Loop {
-            counts: self
-                .labels
-                .iter()
-                .map(|_| SourceCounts::default())
-                .collect(),
-            reports: self.labels.iter().map(MalformedReport::new).collect(),
-            w: self,
-            pending: BTreeMap::new(),
-            deadline: None,
-            last_tick: now,
-            last_stage_tick: now,
-            last_save: now,
-            started: now,
-        };
+        let mut l = Loop::new(self);
         enum Msg {
             Input(Option<Input>),
             Control(Option<Control>),
@@ -113,8 +101,13 @@ impl Worker {
                 }
             });
             match msg {
-                Msg::Input(Some(input)) => l.take(input)?,
-                Msg::Input(None) | Msg::Control(Some(Control::Shutdown)) | Msg::Control(None) => {
+                Msg::Input(Some(input)) => {
+                    let more_waiting = !rx.is_empty();
+                    l.take(input, more_waiting)?
+                }
+                Msg::Input(None) => break,
+                Msg::Control(Some(Control::Shutdown)) | Msg::Control(None) => {
+                    l.drain(&mut rx)?;
                     break;
                 }
                 Msg::Control(Some(Control::Reload(config))) => l.reload(&config),
@@ -132,15 +125,31 @@ impl Worker {
 }
 
 impl Loop {
-    fn take(&mut self, input: Input) -> Result<(), WorkerError> {
+    fn new(w: Worker) -> Loop {
+        let now = Instant::now();
+        Loop {
+            counts: w.labels.iter().map(|_| SourceCounts::default()).collect(),
+            reports: w.labels.iter().map(MalformedReport::new).collect(),
+            w,
+            pending: BTreeMap::new(),
+            deadline: None,
+            last_tick: now,
+            last_stage_tick: now,
+            last_save: now,
+            started: now,
+        }
+    }
+
+    fn take(&mut self, input: Input, more_waiting: bool) -> Result<(), WorkerError> {
         let mut offset = match &input.origin {
             Origin::File { start, .. } => start.offset,
             _ => 0,
         };
         let src = input.source;
-        let mut lines = input.data.split_inclusive(|b| *b == b'\n').enumerate();
-        for (i, raw) in lines.by_ref() {
+        let mut last = None;
+        for (i, raw) in input.data.split_inclusive(|b| *b == b'\n').enumerate() {
             offset += raw.len() as u64;
+            last = Some(i);
             let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
             line = line.strip_suffix(b"\r").unwrap_or(line);
             let kind = self.w.runner.push_line(line);
@@ -154,27 +163,45 @@ impl Loop {
                     self.reports[src].note(None, &e);
                 }
             }
-            match &input.origin {
-                Origin::File { key, start } => {
-                    let pos = serde_json::json!({"inode": start.inode, "offset": offset});
-                    self.pending.insert(key.clone(), pos);
-                }
-                Origin::Kmsg { key, boot, seqs } => {
-                    if let Some(seq) = seqs.get(i) {
-                        let pos = serde_json::json!({"boot": boot, "seq": seq});
-                        self.pending.insert(key.clone(), pos);
-                    }
-                }
-                Origin::Stdin => {}
-            }
             if self.w.runner.is_full() {
+                // The lines up to this one go through now: their position with them.
+                self.note_position(&input.origin, i, offset);
                 self.flush()?;
             }
         }
-        if self.deadline.is_none() && self.w.runner.pending() > 0 {
-            self.deadline = Some(Instant::now() + self.w.batch_deadline);
+        if let Some(i) = last {
+            self.note_position(&input.origin, i, offset);
+        }
+        if self.w.runner.pending() > 0 {
+            if !more_waiting {
+                // Nothing else is queued: act now rather than wait for company.
+                self.flush()?;
+            } else if self.deadline.is_none() {
+                self.deadline = Some(Instant::now() + self.w.batch_deadline);
+            }
         }
         Ok(())
+    }
+
+    /// Notes where the source of `origin` stands after its line `i` (ending at `offset`
+    /// for a file), to be saved once the lines before it went through.
+    fn note_position(&mut self, origin: &Origin, i: usize, offset: u64) {
+        let (key, pos) = match origin {
+            Origin::File { key, start } => (
+                key,
+                serde_json::json!({"inode": start.inode, "offset": offset}),
+            ),
+            Origin::Kmsg { key, boot, seqs } => match seqs.get(i) {
+                Some(seq) => (key, serde_json::json!({"boot": boot, "seq": seq})),
+                None => return,
+            },
+            Origin::Journal { key, cursors } => match cursors.get(i) {
+                Some(c) => (key, serde_json::json!({ "cursor": c })),
+                None => return,
+            },
+            Origin::Unpositioned => return,
+        };
+        self.pending.insert(key.clone(), pos);
     }
 
     /// Hands the pending batch to the chain, then saves where the sources stand. A
@@ -239,6 +266,10 @@ impl Loop {
     }
 
     fn reload(&mut self, config: &Config) {
+        // The pending batch goes through the old stages, and its positions are saved.
+        if let Err(e) = self.flush() {
+            tracing::error!("before reloading: {e}");
+        }
         let services = match services_for(config, self.w.runner.clock()) {
             Ok(s) => s,
             Err(e) => {
@@ -254,6 +285,26 @@ impl Loop {
             Err(e) => tracing::error!("reload refused, running on: {e}"),
         }
         self.publish();
+    }
+
+    /// At shutdown: stops the sources and takes what they already queued (lines from
+    /// stdin or a socket exist nowhere else), waiting briefly for one caught mid-send.
+    fn drain(&mut self, rx: &mut Receiver<Input>) -> Result<(), WorkerError> {
+        self.w.sources.stop.store(true, Ordering::Relaxed);
+        let mut quiet_since = Instant::now();
+        while quiet_since.elapsed() < DRAIN_GRACE {
+            match rx.try_recv() {
+                Ok(input) => {
+                    self.take(input, true)?;
+                    quiet_since = Instant::now();
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        }
+        Ok(())
     }
 
     fn finish(mut self) -> Result<(), WorkerError> {
@@ -277,3 +328,6 @@ impl Loop {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

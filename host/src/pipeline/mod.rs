@@ -79,6 +79,16 @@ impl Pipeline {
         });
     }
 
+    /// Takes over the counters of `old`'s stages of the same names (a reload), so they
+    /// keep counting from where they were.
+    pub fn carry_stats_from(&mut self, old: &Pipeline) {
+        for slot in &mut self.slots {
+            if let Some(o) = old.slots.iter().find(|o| o.name == slot.name) {
+                slot.stats = o.stats;
+            }
+        }
+    }
+
     /// Each stage's name and counters, in order.
     pub fn stats(&self) -> impl Iterator<Item = (&str, StageStats)> {
         self.slots.iter().map(|s| (&*s.name, s.stats))

@@ -12,10 +12,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// An unterminated line longer than this is handed on cut (only garbage gets there).
+/// An unterminated line longer than this is skipped to its end (only garbage gets there).
 const MAX_PARTIAL: usize = crate::source::lines::MAX_LINE;
 /// How often, at most, the path is checked for a rotation while the file is idle.
 const ROTATION_CHECK: Duration = Duration::from_millis(100);
+/// How long a file renamed away keeps being read after the new one appeared: writers
+/// (rsyslog until its HUP) go on appending to the old one for a moment.
+const ROTATION_GRACE: Duration = Duration::from_secs(1);
 
 /// Which file, and how far into it the lines have been handed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,10 @@ struct Open {
     read: u64,
     /// The tail after the last newline read, held back until its line is complete.
     partial: Vec<u8>,
+    /// Skipping the rest of an over-long line.
+    discarding: bool,
+    /// When a new file was found at the path: this one is drained, then left.
+    rotated: Option<Instant>,
 }
 
 impl Open {
@@ -114,19 +121,33 @@ impl Follower {
         };
         let n = open.file.read(&mut self.buf)?;
         if n > 0 {
+            let read_before = open.read;
             open.read += n as u64;
+            let mut got = &self.buf[..n];
+            // Where the first line handed on starts: the held-back partial line's start.
+            let mut start_offset = read_before - open.partial.len() as u64;
+            if open.discarding {
+                let Some(i) = memchr::memchr(b'\n', got) else {
+                    return Ok(None);
+                };
+                got = &got[i + 1..];
+                start_offset = read_before + i as u64 + 1;
+                open.discarding = false;
+            }
             let start = FilePos {
                 inode: open.inode,
-                offset: open.handed(),
+                offset: start_offset,
             };
-            let got = &self.buf[..n];
             let Some(last_nl) = memchr::memrchr(b'\n', got) else {
                 open.partial.extend_from_slice(got);
                 if open.partial.len() > MAX_PARTIAL {
-                    let mut data = std::mem::take(&mut open.partial);
-                    data.push(b'\n');
-                    open.read += 1; // accounts for the newline that is not in the file
-                    return Ok(Some(Chunk { data, start }));
+                    // Only garbage gets this long: dropped up to its end.
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        "skipping a line longer than {MAX_PARTIAL} bytes"
+                    );
+                    open.partial.clear();
+                    open.discarding = true;
                 }
                 return Ok(None);
             };
@@ -135,27 +156,35 @@ impl Follower {
             open.partial.extend_from_slice(&got[last_nl + 1..]);
             return Ok(Some(Chunk { data, start }));
         }
-        // At the end of the file: has it been rotated or truncated?
+        // At the end of the file. Renamed away and replaced earlier: once it has been idle
+        // for the grace period, its unterminated last line is handed on and the new file
+        // is read from its start.
+        if let Some(since) = open.rotated {
+            if since.elapsed() < ROTATION_GRACE {
+                return Ok(None);
+            }
+            let tail = std::mem::take(&mut open.partial);
+            let start = FilePos {
+                inode: open.inode,
+                offset: open.handed(),
+            };
+            tracing::info!(path = %self.path.display(), "rotated: following the new file");
+            self.open = None;
+            if !tail.is_empty() {
+                let mut data = tail;
+                data.push(b'\n');
+                return Ok(Some(Chunk { data, start }));
+            }
+            return Ok(None);
+        }
+        // Has it been rotated or truncated?
         if self.checked.is_some_and(|t| t.elapsed() < ROTATION_CHECK) {
             return Ok(None);
         }
         self.checked = Some(Instant::now());
         match std::fs::metadata(&self.path) {
             Ok(meta) if meta.ino() != open.inode => {
-                // Renamed away and replaced: the old file is read to its end (here), its
-                // unterminated last line handed on, then the new one is read from its start.
-                let tail = std::mem::take(&mut open.partial);
-                let start = FilePos {
-                    inode: open.inode,
-                    offset: open.handed(),
-                };
-                tracing::info!(path = %self.path.display(), "rotated: following the new file");
-                self.open = None;
-                if !tail.is_empty() {
-                    let mut data = tail;
-                    data.push(b'\n');
-                    return Ok(Some(Chunk { data, start }));
-                }
+                open.rotated = Some(Instant::now());
                 Ok(None)
             }
             Ok(meta) if meta.len() < open.read => {
@@ -163,6 +192,7 @@ impl Follower {
                 open.file.seek(SeekFrom::Start(0))?;
                 open.read = 0;
                 open.partial.clear();
+                open.discarding = false;
                 Ok(None)
             }
             // Same file, nothing new; or the path is gone for now (keep the old file,
@@ -179,6 +209,31 @@ impl Follower {
         };
         let meta = file.metadata()?;
         let inode = meta.ino();
+        if let Some(pos) = self.resume.filter(|p| p.inode != inode) {
+            // Rotated while nobody read it: finish the old file first, if it is still
+            // beside the new one (`fw.log.1`), then the new one from its start.
+            if let Some((mut old, _)) = self
+                .rotated_sibling(pos.inode)?
+                .filter(|(_, len)| pos.offset <= *len)
+            {
+                old.seek(SeekFrom::Start(pos.offset))?;
+                self.resume = None;
+                self.opened_before = true;
+                self.open = Some(Open {
+                    file: old,
+                    inode: pos.inode,
+                    read: pos.offset,
+                    partial: Vec::new(),
+                    discarding: false,
+                    rotated: Some(
+                        Instant::now()
+                            .checked_sub(ROTATION_GRACE)
+                            .unwrap_or_else(Instant::now),
+                    ),
+                });
+                return Ok(true);
+            }
+        }
         let offset = match self.resume.take() {
             Some(pos) if pos.inode == inode && pos.offset <= meta.len() => pos.offset,
             // Saved for another file (rotated while nobody was reading): this one whole.
@@ -193,8 +248,38 @@ impl Follower {
             inode,
             read: offset,
             partial: Vec::new(),
+            discarding: false,
+            rotated: None,
         });
         Ok(true)
+    }
+
+    /// A file beside the followed one, named after it (`fw.log.1`, not compressed), with
+    /// inode `inode`: where logrotate put it.
+    fn rotated_sibling(&self, inode: u64) -> io::Result<Option<(File, u64)>> {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return Ok(None);
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let stem = format!("{}.", name.to_string_lossy());
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(None);
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let n = entry.file_name().to_string_lossy().into_owned();
+            if !n.starts_with(&stem) || n.ends_with(".gz") || n.ends_with(".xz") {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.ino() == inode && meta.is_file() {
+                return Ok(Some((File::open(entry.path())?, meta.len())));
+            }
+        }
+        Ok(None)
     }
 }
 
