@@ -146,6 +146,45 @@ fn garbage_log() -> Vec<u8> {
 }
 
 #[test]
+fn with_log_format_json_each_warning_is_one_json_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("garbage.log");
+    std::fs::write(&log, garbage_log()).unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!("[[sources]]\nkind = \"file\"\npath = {log:?}\n"),
+    );
+    let out = portcullis(
+        &[
+            "--log-format",
+            "json",
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--once",
+        ],
+        &[],
+        None,
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let warnings: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert_eq!(warnings[0]["level"], "WARN");
+    assert!(
+        warnings[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(":2: malformed firewall record"),
+        "{err}"
+    );
+}
+
+#[test]
 fn garbage_lines_are_counted_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("garbage.log");
