@@ -24,6 +24,10 @@
 //! - `plugin_faults`: plugins that trap, loop or eat memory never take the host down.
 //! - `kernel_log`: lines the running kernel logs for real traffic between two network
 //!   namespaces parse field by field (needs root; helpers in `system`).
+//! - `listeners`: `portcullis listeners` finds `nc` listening on TCP (IPv4, IPv6) and UDP
+//!   in a network namespace with its pid (needs root), and a socket of the test itself.
+//! - `logrules`: LOG rules for the listening services on nftables and iptables: plan,
+//!   apply (twice), real traffic logged with the planned prefixes, the rate limit, remove.
 //! - `parser_corpus`: real and generated netfilter LOG lines parse; fields agree with other
 //!   parsers' expected outputs.
 //! - `plugin_runtime`: `plugin check`, the compiled-plugin cache, state across restarts,
@@ -49,7 +53,9 @@ mod demo;
 mod enrichment;
 mod guard;
 mod kernel_log;
+mod listeners;
 mod live;
+mod logrules;
 mod parser_corpus;
 mod plugin_faults;
 mod plugin_runtime;

@@ -13,6 +13,8 @@ pub mod config;
 pub mod daemon;
 pub mod duration;
 pub mod geo;
+pub mod listeners;
+pub mod logrules;
 pub mod metrics;
 pub mod parse;
 pub mod pipeline;

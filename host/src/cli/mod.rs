@@ -3,6 +3,8 @@
 pub mod analyze;
 pub mod bans;
 pub mod config_check;
+pub mod listeners;
+pub mod logrules;
 pub mod parse;
 pub mod plugin;
 pub mod run;
@@ -47,6 +49,11 @@ pub enum Command {
     /// List, add and remove bans; their history; reconcile the firewall with the store.
     #[command(subcommand)]
     Bans(bans::BansCommand),
+    /// The listening TCP and UDP sockets of this host, with their processes.
+    Listeners(listeners::ListenersArgs),
+    /// LOG rules for the listening services: plan, apply, remove.
+    #[command(subcommand)]
+    Logrules(logrules::LogrulesCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -71,6 +78,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(explicit.as_deref(), &args),
         Command::Run(args) => run::run(&config, &args),
         Command::Bans(cmd) => bans::run(&config, &cmd),
+        Command::Listeners(args) => listeners::run(&args),
+        Command::Logrules(cmd) => logrules::run(explicit.as_deref(), &cmd),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&config, &args),
         Command::Plugin(cmd) => plugin::run(&config, &cmd),
     }
