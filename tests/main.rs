@@ -32,6 +32,8 @@
 //!   parsers' expected outputs.
 //! - `plugin_runtime`: `plugin check`, the compiled-plugin cache, state across restarts,
 //!   failure limits and fuel.
+//! - `replay`: old logs in their own time: deterministic, windows in log time, expiries
+//!   inside the span reported.
 //! - `scan_detect`: psad's recorded SYN, FIN, NULL, XMAS, ACK and UDP scans are each
 //!   detected and classified; a generated log's port scanners are banned, nobody else.
 
@@ -59,6 +61,7 @@ mod logrules;
 mod parser_corpus;
 mod plugin_faults;
 mod plugin_runtime;
+mod replay;
 mod scan_detect;
 mod site;
 mod system;

@@ -23,7 +23,8 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to; for tests.
+/// A clock that only moves when told to: for tests, and for event time (replays, where
+/// "now" is the time of the latest log line).
 #[derive(Debug, Default)]
 pub struct ManualClock(AtomicI64);
 

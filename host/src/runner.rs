@@ -3,7 +3,7 @@
 //! (`crate::daemon`) feeds it line by line from its worker.
 
 use crate::action::{ActionEngine, ActionError};
-use crate::clock::Clock;
+use crate::clock::{Clock, ManualClock};
 use crate::config::{Config, Source};
 use crate::geo::GeoError;
 use crate::parse::ParseError;
@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 /// How often, at most, the GeoIP files are checked for replacement.
 pub const GEO_RELOAD_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+/// On event time, the most log time one batch spans.
+pub const EVENT_TIME_SPAN_MS: i64 = 1000;
 /// Events per batch handed to the stages.
 pub const BATCH_EVENTS: usize = 1024;
 
@@ -144,6 +146,9 @@ pub struct Runner {
     stats: RunStats,
     observer: Option<Observer>,
     lines: Option<BatchLines>,
+    event_clock: Option<Arc<ManualClock>>,
+    latest_event_ms: Option<i64>,
+    batch_first_ms: Option<i64>,
 }
 
 impl Runner {
@@ -181,6 +186,9 @@ impl Runner {
             stats: RunStats::default(),
             observer: None,
             lines: None,
+            event_clock: None,
+            latest_event_ms: None,
+            batch_first_ms: None,
         })
     }
 
@@ -194,6 +202,18 @@ impl Runner {
     /// The clock the chain reads.
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.services.clock.clone()
+    }
+
+    /// Runs on event time: before each batch, `clock` (which the stages and the action
+    /// engine must read) is set to the latest event time seen so far (so it never goes
+    /// back, even when lines are out of order).
+    pub fn use_event_time(&mut self, clock: Arc<ManualClock>) {
+        self.event_clock = Some(clock);
+    }
+
+    /// The time of the latest event seen (unix ms), if any carried one.
+    pub fn latest_event_ms(&self) -> Option<i64> {
+        self.latest_event_ms
     }
 
     /// Counts so far.
@@ -232,7 +252,7 @@ impl Runner {
                 let mut kmsg = Kmsg::open(path, KmsgStart::Beginning).map_err(err(path))?;
                 let mut report = MalformedReport::new(path.display().to_string());
                 while let Some(record) = kmsg.next_record().map_err(err(path))? {
-                    if let LineKind::Malformed(e) = self.push_line(record.line) {
+                    if let LineKind::Malformed(e) = self.push_line(record.line)? {
                         report.note(None, &e);
                     }
                     if self.is_full() {
@@ -272,7 +292,7 @@ impl Runner {
                 }
             };
             lineno += 1;
-            if let LineKind::Malformed(e) = self.push_line(line) {
+            if let LineKind::Malformed(e) = self.push_line(line)? {
                 report.note(Some(lineno), &e);
             }
             if self.is_full() {
@@ -284,12 +304,30 @@ impl Runner {
     }
 
     /// Parses one line into the pending batch and says what it was. The caller flushes
-    /// when [`Runner::is_full`].
-    pub fn push_line(&mut self, line: &[u8]) -> LineKind {
+    /// when [`Runner::is_full`]. On event time, a batch spans at most [`EVENT_TIME_SPAN_MS`]
+    /// of log time: an event later than that is put in a new batch (the pending one goes
+    /// through first), so decisions are timed to the second.
+    pub fn push_line(&mut self, line: &[u8]) -> Result<LineKind, RunError> {
         self.stats.lines += 1;
-        match self.parser.parse(line) {
+        let parsed = self.parser.parse(line);
+        let t = match &parsed {
+            Ok(Some(ev)) => ev.time_unix_ms(),
+            _ => None,
+        };
+        let cut = match (&self.event_clock, t, self.batch_first_ms) {
+            (Some(_), Some(t), Some(first)) => t > first + EVENT_TIME_SPAN_MS,
+            _ => false,
+        };
+        if cut {
+            self.flush()?;
+        }
+        Ok(match parsed {
             Ok(Some(ev)) => {
                 self.stats.events += 1;
+                if let Some(t) = ev.time_unix_ms() {
+                    self.latest_event_ms = Some(self.latest_event_ms.map_or(t, |l| l.max(t)));
+                    self.batch_first_ms.get_or_insert(t);
+                }
                 self.batch.push(&ev);
                 if let Some(lines) = &mut self.lines {
                     lines.push(line);
@@ -304,7 +342,7 @@ impl Runner {
                 self.stats.malformed += 1;
                 LineKind::Malformed(e)
             }
-        }
+        })
     }
 
     /// Whether the pending batch is full.
@@ -322,6 +360,9 @@ impl Runner {
         if self.batch.is_empty() {
             return Ok(());
         }
+        if let (Some(clock), Some(t)) = (&self.event_clock, self.latest_event_ms) {
+            clock.set(t);
+        }
         self.batch.now_ms = self.services.clock.now_ms();
         self.services.geo.maybe_reload(GEO_RELOAD_CHECK);
         let decisions = self.pipeline.run(&mut self.batch);
@@ -330,6 +371,7 @@ impl Runner {
             observe(&self.batch, self.lines.as_ref().unwrap_or(&no_lines));
         }
         self.batch.clear();
+        self.batch_first_ms = None;
         if let Some(lines) = &mut self.lines {
             lines.clear();
         }

@@ -7,6 +7,7 @@ pub mod listeners;
 pub mod logrules;
 pub mod parse;
 pub mod plugin;
+pub mod replay;
 pub mod run;
 
 use portcullis::config::{ConfigError, DEFAULT_PATH};
@@ -51,6 +52,9 @@ pub enum Command {
     Bans(bans::BansCommand),
     /// The listening TCP and UDP sockets of this host, with their processes.
     Listeners(listeners::ListenersArgs),
+    /// Run the configured stages over old logs in their own time and report who would
+    /// have been banned, when, for how long and why. Touches no firewall.
+    Replay(replay::ReplayArgs),
     /// LOG rules for the listening services: plan, apply, remove.
     #[command(subcommand)]
     Logrules(logrules::LogrulesCommand),
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&config, &args),
         Command::Bans(cmd) => bans::run(&config, &cmd),
         Command::Listeners(args) => listeners::run(&args),
+        Command::Replay(args) => replay::run(&config, &args),
         Command::Logrules(cmd) => logrules::run(explicit.as_deref(), &cmd),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&config, &args),
         Command::Plugin(cmd) => plugin::run(&config, &cmd),

@@ -152,7 +152,7 @@ impl Loop {
             last = Some(i);
             let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
             line = line.strip_suffix(b"\r").unwrap_or(line);
-            let kind = self.w.runner.push_line(line);
+            let kind = self.w.runner.push_line(line)?;
             let counts = &mut self.counts[src];
             counts.lines += 1;
             match kind {
