@@ -63,16 +63,7 @@ pub fn run(explicit_config: Option<&Path>, args: &AnalyzeArgs) -> anyhow::Result
     let sources: Vec<Source> = if args.files.is_empty() {
         config.sources.clone()
     } else {
-        args.files
-            .iter()
-            .map(|f| {
-                if f.as_os_str() == "-" {
-                    Source::Stdin
-                } else {
-                    Source::whole_file(f.clone())
-                }
-            })
-            .collect()
+        Source::from_arguments(&args.files)
     };
     if sources.is_empty() {
         bail!("nothing to analyze: give log files, or a config with [[sources]]");

@@ -47,16 +47,7 @@ pub fn run(config_path: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             })
             .collect()
     } else {
-        args.files
-            .iter()
-            .map(|f| {
-                if f.as_os_str() == "-" {
-                    Source::Stdin
-                } else {
-                    Source::whole_file(f.clone())
-                }
-            })
-            .collect()
+        Source::from_arguments(&args.files)
     };
     if sources.is_empty() {
         bail!("nothing to replay: give log files, or a config with file [[sources]]");

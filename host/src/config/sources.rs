@@ -91,6 +91,20 @@ impl Source {
         }
     }
 
+    /// Command-line file arguments as sources read whole, `-` being stdin.
+    pub fn from_arguments(files: &[PathBuf]) -> Vec<Source> {
+        files
+            .iter()
+            .map(|f| {
+                if f.as_os_str() == "-" {
+                    Source::Stdin
+                } else {
+                    Source::whole_file(f.clone())
+                }
+            })
+            .collect()
+    }
+
     /// A file source read whole (`analyze` and `parse` arguments).
     pub fn whole_file(path: PathBuf) -> Source {
         Source::File {
