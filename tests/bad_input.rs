@@ -81,6 +81,43 @@ fn bad_values_name_their_key() {
         &["sources[0].kind", "carrier-pigeon"],
     );
     assert_clear_error(&check("[actions\nbackend = 1\n"), 2, &["portcullis.toml"]);
+    for (text, needles) in [
+        (
+            "[[sources]]\nkind = \"syslog\"\n",
+            &["sources[0].listen", "udp:"][..],
+        ),
+        (
+            "[[sources]]\nkind = \"syslog\"\nlisten = \"tcp:1.2.3.4:5\"\n",
+            &["sources[0].listen", "tcp:1.2.3.4:5"],
+        ),
+        (
+            "[[sources]]\nkind = \"kmsg\"\nstart_at = \"end\"\n",
+            &["sources[0].start_at", "only file"],
+        ),
+        (
+            "[run]\nbatch_deadline = \"0s\"\n",
+            &["run.batch_deadline", "1ms to 60s"],
+        ),
+        ("[run]\nqueue = 0\n", &["run.queue"]),
+        (
+            "[metrics]\nlisten = \"localhost\"\n",
+            &["metrics.listen", "localhost"],
+        ),
+        (
+            "[actions]\nname = \"has space\"\n",
+            &["actions.name", "has space"],
+        ),
+        (
+            "[actions]\nhooks = [\"output\"]\n",
+            &["actions.hooks", "output"],
+        ),
+        (
+            "[actions]\nreconcile_interval = \"10ms\"\n",
+            &["actions.reconcile_interval"],
+        ),
+    ] {
+        assert_clear_error(&check(text), 2, needles);
+    }
 }
 
 #[test]
