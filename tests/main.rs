@@ -11,7 +11,8 @@
 //! - `cidr_filter`: prefix, port, protocol and network rules drop events before a later
 //!   ban stage; `keep_*` exceptions; a bad rule is refused naming its key and index.
 //! - `attack`: a real attack end to end: LOG lines from /dev/kmsg, the threshold crossed,
-//!   the attacker's next connection refused, the ban kept across a restart, lifted at expiry.
+//!   the attacker's next connection refused, the ban kept across a restart, lifted at expiry;
+//!   healing after `nft flush ruleset`.
 //! - `backends`: each firewall backend driven through the library inside a namespace.
 //! - `bans`, `bans_restart`: bans on the real firewall (nftables, iptables, ipset) in
 //!   network namespaces: blocking, expiry, removal by CIDR, refusals, foreign rules left

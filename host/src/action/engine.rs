@@ -39,6 +39,8 @@ pub struct ActionStats {
     pub refused: u64,
     /// Bans lifted because their time ran out.
     pub expired: u64,
+    /// Decisions dropped after the firewall kept refusing them (beyond the retry queue).
+    pub dropped: u64,
 }
 
 /// What became of one decision.
@@ -79,7 +81,15 @@ pub struct ActionEngine {
     stats: ActionStats,
     reconcile_every: Option<i64>,
     last_reconcile: i64,
+    /// Decisions of batches the firewall refused, tried again by `maintain`.
+    retry: Vec<Decision>,
+    last_retry: i64,
 }
+
+/// Most refused decisions kept for another try; the oldest go beyond it.
+const MAX_RETRY: usize = 100_000;
+/// Seconds between tries of refused decisions.
+const RETRY_EVERY: i64 = 5;
 
 impl ActionEngine {
     /// An engine applying to `backend`, recording in `store` (whose active bans it loads),
@@ -105,6 +115,8 @@ impl ActionEngine {
             stats: ActionStats::default(),
             reconcile_every: None,
             last_reconcile: 0,
+            retry: Vec::new(),
+            last_retry: 0,
         })
     }
 
@@ -118,10 +130,22 @@ impl ActionEngine {
         self.reconcile_every = secs.filter(|s| *s > 0);
     }
 
-    /// The periodic work, cheap to call often: sweeps when a ban is due, reconciles when
-    /// the reconcile interval has passed.
+    /// The periodic work, cheap to call often: tries refused decisions again (every 5 s),
+    /// sweeps when a ban is due, reconciles when the reconcile interval has passed.
     pub fn maintain(&mut self) -> Result<(), ActionError> {
         let now = self.now();
+        if !self.retry.is_empty() && now - self.last_retry >= RETRY_EVERY {
+            self.last_retry = now;
+            let decisions = std::mem::take(&mut self.retry);
+            tracing::info!("trying {} refused decisions again", decisions.len());
+            // What the backend owns may be gone (`nft flush ruleset`): the reconcile
+            // rebuilds it and puts back the bans it held.
+            if let Err(e) = self.reconcile() {
+                self.keep_for_retry(decisions);
+                return Err(e);
+            }
+            self.submit(decisions)?;
+        }
         if self.bans.next_expiry().is_some_and(|e| e <= now) {
             self.sweep()?;
         }
@@ -169,10 +193,14 @@ impl ActionEngine {
 
     /// Applies `decisions` as one batch, after lifting what is due. Returns what became of
     /// each decision, in order.
+    /// If the firewall refuses the batch, nothing of it is recorded, the error is
+    /// returned, and its decisions are kept and tried again by [`ActionEngine::maintain`].
     pub fn submit(&mut self, decisions: Vec<Decision>) -> Result<Vec<Outcome>, ActionError> {
         if decisions.is_empty() {
             return Ok(Vec::new());
         }
+        let kept = decisions.clone();
+        let stats = self.stats;
         let now = self.now();
         let mut plan = Plan::default();
         self.stats.expired += self.bans.sweep(now, &mut plan) as u64;
@@ -180,8 +208,27 @@ impl ActionEngine {
         for d in decisions {
             outcomes.push(self.decide(d, now, &mut plan));
         }
-        self.commit(plan, now)?;
+        if let Err(e) = self.commit(plan, now) {
+            self.stats = stats;
+            self.keep_for_retry(kept);
+            return Err(e);
+        }
         Ok(outcomes)
+    }
+
+    /// Decisions waiting for another try after the firewall refused them.
+    pub fn pending_retries(&self) -> usize {
+        self.retry.len()
+    }
+
+    fn keep_for_retry(&mut self, decisions: Vec<Decision>) {
+        self.retry.extend(decisions);
+        if self.retry.len() > MAX_RETRY {
+            let excess = self.retry.len() - MAX_RETRY;
+            self.retry.drain(..excess);
+            self.stats.dropped += excess as u64;
+            tracing::error!("dropped {excess} refused decisions: the retry queue is full");
+        }
     }
 
     fn decide(&mut self, d: Decision, now: i64, plan: &mut Plan) -> Outcome {
@@ -248,11 +295,13 @@ impl ActionEngine {
         Ok(n)
     }
 
-    /// Compares the firewall with the store and repairs the firewall: restores missing
-    /// bans with their remaining time, removes entries the store does not hold as active.
+    /// Compares the firewall with the store and repairs the firewall: recreates what the
+    /// backend owns if it is gone, restores missing bans with their remaining time,
+    /// removes entries the store does not hold as active.
     pub fn reconcile(&mut self) -> Result<ReconcileReport, ActionError> {
         let now = self.now();
         self.last_reconcile = now;
+        self.backend.prepare()?;
         let listed = self.backend.list(now)?;
         let (ops, report) = reconcile::diff(
             self.bans.enforced(),

@@ -46,6 +46,8 @@ pub struct Snapshot<'a> {
     pub actions: ActionStats,
     /// Bans in force.
     pub active: usize,
+    /// Refused decisions waiting for another try.
+    pub retrying: usize,
     /// Batches the firewall refused.
     pub action_errors: u64,
     /// Reloads.
@@ -72,6 +74,7 @@ impl Board {
             stages: runner.pipeline().stats().collect(),
             actions: runner.engine().stats(),
             active: runner.engine().bans().len(),
+            retrying: runner.engine().pending_retries(),
             action_errors: self.action_errors.load(Ordering::Relaxed),
             reloads: self.reloads.load(Ordering::Relaxed),
             uptime,
@@ -214,6 +217,18 @@ pub fn render(s: &Snapshot) -> String {
         one(s.action_errors.to_string()),
     );
     family(
+        "portcullis_actions_retrying",
+        "gauge",
+        "Refused decisions waiting for another try.",
+        one(s.retrying.to_string()),
+    );
+    family(
+        "portcullis_actions_dropped_total",
+        "counter",
+        "Refused decisions dropped from a full retry queue.",
+        one(a.dropped.to_string()),
+    );
+    family(
         "portcullis_reloads_total",
         "counter",
         "Successful reloads.",
@@ -302,6 +317,7 @@ mod tests {
                 ..ActionStats::default()
             },
             active: 2,
+            retrying: 0,
             action_errors: 0,
             reloads: 1,
             uptime: Duration::from_millis(1500),

@@ -149,7 +149,7 @@ fn applies_merges_and_refuses_then_survives_a_restart() {
 }
 
 #[test]
-fn a_refused_batch_is_not_recorded() {
+fn a_refused_batch_is_not_recorded_and_is_tried_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bans.db");
     let fw = Memory::default();
@@ -161,16 +161,15 @@ fn a_refused_batch_is_not_recorded() {
     // Neither the store nor the engine believe in the ban the firewall refused.
     assert_eq!(e.bans().len(), 1);
     assert_eq!(e.store().active().unwrap().len(), 1);
+    assert_eq!(e.pending_retries(), 1);
+    assert_eq!(e.stats().banned, 1, "the refused ban is not counted");
+    // Once the firewall takes changes again, maintain applies what it refused.
     fw.fail(false);
-    let out = e.submit(vec![ban("198.51.100.2", 60)]).unwrap();
-    assert!(matches!(
-        out[0],
-        Outcome::Banned {
-            extended: false,
-            ..
-        }
-    ));
+    e.maintain().unwrap();
+    assert_eq!(e.pending_retries(), 0);
     assert_eq!(e.store().active().unwrap().len(), 2);
+    assert_eq!(e.stats().banned, 2);
+    assert!(fw.entries().iter().any(|(t, _)| t == "198.51.100.2/32"));
 }
 
 #[test]
