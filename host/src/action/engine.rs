@@ -164,7 +164,7 @@ impl ActionEngine {
     pub fn start(&mut self) -> Result<ReconcileReport, ActionError> {
         self.backend.prepare()?;
         self.sweep()?;
-        self.reconcile()
+        self.compare_and_repair()
     }
 
     /// What the engine has done so far.
@@ -299,9 +299,14 @@ impl ActionEngine {
     /// backend owns if it is gone, restores missing bans with their remaining time,
     /// removes entries the store does not hold as active.
     pub fn reconcile(&mut self) -> Result<ReconcileReport, ActionError> {
+        self.backend.prepare()?;
+        self.compare_and_repair()
+    }
+
+    /// The reconcile proper, on a prepared backend.
+    fn compare_and_repair(&mut self) -> Result<ReconcileReport, ActionError> {
         let now = self.now();
         self.last_reconcile = now;
-        self.backend.prepare()?;
         let listed = self.backend.list(now)?;
         let (ops, report) = reconcile::diff(
             self.bans.enforced(),
