@@ -1,9 +1,11 @@
 //! Where each source stands, kept across restarts: a followed file's inode and offset, the
 //! kernel log's boot and sequence number. An SQLite file (`<state>/sources.db`) in WAL mode;
-//! a position is written after the lines before it went through the chain, so a restart
-//! neither loses nor repeats lines. Commits are not fsynced one by one (`synchronous =
-//! NORMAL`): they survive the process being killed, and only a power loss can take back
-//! the last ones, which are then read again.
+//! a position is written right after the lines before it went through the chain, so a
+//! restart loses no line, and after a clean stop repeats none (a process killed between a
+//! batch's bans and its position reads that batch again; its bans merge in the store).
+//! Commits are not fsynced one by one (`synchronous = NORMAL`): they survive the process
+//! being killed, and only a power loss can take back the last ones, which are then read
+//! again.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
