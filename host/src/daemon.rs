@@ -84,10 +84,10 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
     let services = services_for(&config, clock.clone())?;
     let (engine, _lock) = open::for_run(&config, clock)?;
     let runner = Runner::build(&config, &plugins, services, engine, true)?;
-    std::fs::create_dir_all(&config.state_dir)
+    crate::private_dir::create(&config.state_dir)
         .map_err(io(format!("state folder {}", config.state_dir.display())))?;
     let cursor_path = config.state_dir.join(cursors::FILE_NAME);
-    let saved = Cursors::open(&cursor_path)?;
+    let cursors = Cursors::open(&cursor_path)?;
     let (tx, rx) = mpsc::channel(config.service.queue);
     let (ctrl_tx, ctrl_rx) = mpsc::unbounded_channel();
     let state = Arc::new(SourceState {
@@ -96,7 +96,7 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
     });
     let board = Arc::new(Board::default());
     let _enter = rt.enter();
-    sources::spawn(&config.sources, &saved, &tx, &state)?;
+    sources::spawn(&config.sources, &cursors, &tx, &state)?;
     drop(tx);
     if let Some(addr) = config.service.metrics_listen {
         let listener = rt
@@ -108,7 +108,7 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
     rt.spawn(signals(path.to_path_buf(), ctrl_tx));
     let worker = Worker {
         runner,
-        cursors: Cursors::open(&cursor_path)?,
+        cursors,
         runtime: plugins,
         batch_deadline: config.service.batch_deadline,
         save_every: config.snapshot_interval,

@@ -20,6 +20,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod plugin;
 pub mod plugin_state;
+pub mod private_dir;
 pub mod replay;
 pub mod runner;
 pub mod source;

@@ -113,15 +113,10 @@ pub fn live(config: &Config, clock: Arc<dyn Clock>) -> Result<LiveEngine, OpenEr
 
 /// Tries to take the lock of `config`'s state folder, creating the folder.
 pub fn try_lock(config: &Config) -> Result<Acquired, OpenError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&config.state_dir)
-        .map_err(|source| OpenError::StateDir {
-            dir: config.state_dir.clone(),
-            source,
-        })?;
+    crate::private_dir::create(&config.state_dir).map_err(|source| OpenError::StateDir {
+        dir: config.state_dir.clone(),
+        source,
+    })?;
     Ok(lock::try_acquire(&config.state_dir)?)
 }
 

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS requests (
     done_at       INTEGER,
     result        TEXT
 );
+CREATE INDEX IF NOT EXISTS requests_pending ON requests(id) WHERE done_at IS NULL;
 ";
 
 /// Why the store failed.
@@ -114,7 +115,7 @@ impl Store {
     /// Opens (creating if needed) the store at `path`; its folder is created 0700.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir).map_err(|source| StoreError::Folder {
+            crate::private_dir::create(dir).map_err(|source| StoreError::Folder {
                 path: dir.to_path_buf(),
                 source,
             })?;
@@ -353,15 +354,6 @@ impl StoreTx<'_> {
             .commit()
             .map_err(|source| StoreError::Sql { path, source })
     }
-}
-
-/// Creates `dir` (and parents) readable by its owner only.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }
 
 mod requests;

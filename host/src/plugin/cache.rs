@@ -67,7 +67,7 @@ impl CompiledCache {
     }
 
     fn store(&self, path: &Path, component: &Component) -> std::io::Result<()> {
-        create_private_dir(&self.dir)?;
+        crate::private_dir::create(&self.dir)?;
         let data = component
             .serialize()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -77,15 +77,4 @@ impl CompiledCache {
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }

@@ -46,10 +46,8 @@ fn open(config: &Config) -> anyhow::Result<Option<Store>> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    use portcullis::clock::{Clock, SystemClock};
+    SystemClock.now_ms().div_euclid(1000)
 }
 
 pub fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> {
